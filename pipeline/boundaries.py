@@ -1,0 +1,141 @@
+"""Boundaries of the theatre: its first-level regions, the two countries and their border.
+
+Regions come from ``data/geo/regions.geojson`` (Natural Earth admin-1 clipped to the
+OpenStreetMap border, see ``data/geo/BOUNDARIES.md``); the countries are the union of
+their regions inside the theatre, so regions and countries share edges exactly.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import geopandas as gpd
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from pipeline import settings
+from pipeline.errors import CRSError, DataError
+
+REGION_COLUMNS = (
+    "region_id", "name_en", "name_ru", "name_uk", "country", "geonames_admin1",
+    "official_area_km2", "source", "licence",
+)
+
+
+def require_crs(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
+    """Refuse a frame without a CRS.
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+        The frame to check.
+    what : str
+        How to name the frame in the error message.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The same frame, unchanged.
+
+    Raises
+    ------
+    CRSError
+        When ``gdf.crs`` is None.
+    """
+    if gdf.crs is None:
+        msg = f"{what} has no CRS; set one (e.g. EPSG:4326) before using it"
+        raise CRSError(msg)
+    return gdf
+
+
+@lru_cache(maxsize=4)
+def regions_gdf(data_dir: Path = settings.DATA_DIR) -> gpd.GeoDataFrame:
+    """Load the theatre's first-level regions.
+
+    Parameters
+    ----------
+    data_dir : pathlib.Path
+        Folder holding ``regions.geojson``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per region in EPSG:4326 with the columns of :data:`REGION_COLUMNS`
+        plus ``area_km2`` measured in the equal-area CRS. Treat as read-only (cached).
+
+    Raises
+    ------
+    DataError
+        When the file lacks a column or a region has an empty geometry.
+    """
+    path = data_dir / "regions.geojson"
+    gdf = require_crs(gpd.read_file(path, engine="pyogrio"), str(path))
+    problems = [f"missing column {c!r}" for c in REGION_COLUMNS if c not in gdf.columns]
+    problems += [
+        f"region {rid!r} has an empty geometry"
+        for rid, geom in zip(gdf.get("region_id", []), gdf.geometry, strict=False)
+        if geom is None or geom.is_empty
+    ]
+    if problems:
+        raise DataError(str(path), problems)
+    gdf = gdf.to_crs(settings.GEO_CRS)
+    gdf["area_km2"] = gdf.to_crs(settings.EQUAL_AREA_CRS).area / 1e6
+    return gdf.sort_values("region_id").reset_index(drop=True)
+
+
+@lru_cache(maxsize=4)
+def countries_gdf(data_dir: Path = settings.DATA_DIR) -> gpd.GeoDataFrame:
+    """The theatre's part of each country, as the union of its regions.
+
+    Parameters
+    ----------
+    data_dir : pathlib.Path
+        Folder holding ``regions.geojson``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per country code (``RU``, ``UA``), EPSG:4326, with ``area_km2``.
+    """
+    regions = regions_gdf(data_dir)
+    rows = []
+    for country, part in regions.groupby("country", sort=True):
+        rows.append({"country": country, "geometry": shapely.coverage_union_all(part.geometry)})
+    gdf = gpd.GeoDataFrame(rows, geometry="geometry", crs=settings.GEO_CRS)
+    gdf["area_km2"] = gdf.to_crs(settings.EQUAL_AREA_CRS).area / 1e6
+    return gdf
+
+
+def theatre_geometry(data_dir: Path = settings.DATA_DIR) -> BaseGeometry:
+    """The whole theatre (all regions) as one geometry in EPSG:4326.
+
+    Parameters
+    ----------
+    data_dir : pathlib.Path
+        Folder holding ``regions.geojson``.
+
+    Returns
+    -------
+    shapely.geometry.base.BaseGeometry
+        The union of the regions.
+    """
+    return shapely.coverage_union_all(regions_gdf(data_dir).geometry)
+
+
+@lru_cache(maxsize=4)
+def border_gdf(data_dir: Path = settings.DATA_DIR) -> gpd.GeoDataFrame:
+    """The Russia-Ukraine border inside the theatre.
+
+    Parameters
+    ----------
+    data_dir : pathlib.Path
+        Folder holding ``border.geojson``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Line features in EPSG:4326 with ``source`` and ``licence``.
+    """
+    path = data_dir / "border.geojson"
+    return require_crs(gpd.read_file(path, engine="pyogrio"), str(path)).to_crs(settings.GEO_CRS)

@@ -1,0 +1,238 @@
+"""Build: derive everything from ``data/geo/`` once, cache it, and hand it out as a Theatre.
+
+Derived data (settlement cells, the validated and resolved ledger) is cached under
+:data:`pipeline.settings.CACHE_DIR` in a folder named by a fingerprint of every input
+file, the cell settings and the package version; a change to any of them builds anew on
+first use. Cache files are written to a temporary name and renamed into place, so two
+processes building at once never see half a file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+import pipeline
+from pipeline import boundaries, claims, places, settings, territory, timeline
+from pipeline.places import Gazetteer
+from pipeline.timeline import StatusTable, View
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def inputs_fingerprint(data_dir: Path, max_radius_m: float) -> str:
+    """Hash of every input that derived data depends on.
+
+    Parameters
+    ----------
+    data_dir : pathlib.Path
+        The theatre's data folder (every file in it counts, by name and content).
+    max_radius_m : float
+        Cell radius setting.
+
+    Returns
+    -------
+    str
+        16 hex digits.
+    """
+    digest = hashlib.sha256()
+    digest.update(f"frontline {pipeline.__version__} radius {max_radius_m}".encode())
+    for path in sorted(p for p in data_dir.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(data_dir)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        Path(tmp).replace(path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+@dataclass
+class Theatre:
+    """Everything derived from one data folder: places, cells, claims and views.
+
+    Attributes
+    ----------
+    data_dir : pathlib.Path
+        Where the inputs came from.
+    fingerprint : str
+        Hash of the inputs (see :func:`inputs_fingerprint`).
+    regions : geopandas.GeoDataFrame
+        First-level regions (EPSG:4326).
+    places : geopandas.GeoDataFrame
+        Settlements (EPSG:4326).
+    cells : geopandas.GeoDataFrame
+        Settlement cells and open ground (equal-area CRS).
+    claims : pandas.DataFrame
+        The validated ledger with resolved ``place_id``.
+    events : pandas.DataFrame
+        Map events derived from the claims.
+    claimants : dict
+        Known claimants by id.
+    """
+
+    data_dir: Path
+    fingerprint: str
+    regions: gpd.GeoDataFrame
+    places: gpd.GeoDataFrame
+    cells: gpd.GeoDataFrame
+    claims: pd.DataFrame
+    events: pd.DataFrame
+    claimants: dict[str, claims.Claimant]
+    _tables: dict[View, StatusTable] = field(default_factory=dict, repr=False)
+
+    @property
+    def gazetteer(self) -> Gazetteer:
+        """The name index of this theatre (built on first use, then cached)."""
+        return places.gazetteer(self.data_dir)
+
+    def view(self, spec: str) -> View:
+        """Parse a view spelling (claimant id, ``consolidated`` or ``consolidated:a+b``).
+
+        Parameters
+        ----------
+        spec : str
+            The spelling.
+
+        Returns
+        -------
+        View
+            The view.
+        """
+        return timeline.parse_view(spec, list(self.claimants))
+
+    def table(self, view: View | str) -> StatusTable:
+        """Status table of a view, computed once per theatre.
+
+        Parameters
+        ----------
+        view : View or str
+            The view or its spelling.
+
+        Returns
+        -------
+        StatusTable
+            Side of every cell at every change date.
+        """
+        if isinstance(view, str):
+            view = self.view(view)
+        if view not in self._tables:
+            self._tables[view] = timeline.status_table(self.cells, self.events, view)
+        return self._tables[view]
+
+    def region_id(self, name: str) -> str:
+        """Resolve a region name (``"Kursk region"``, ``"Курская область"``, ``RU-KRS``).
+
+        Parameters
+        ----------
+        name : str
+            The region in any spelling.
+
+        Returns
+        -------
+        str
+            Its ISO 3166-2 code.
+
+        Raises
+        ------
+        pipeline.errors.InputError
+            When the name is not a region of the theatre.
+        """
+        from pipeline.errors import InputError
+
+        rid = self.gazetteer.region_id_for(name)
+        if rid is None:
+            known = ", ".join(self.regions["name_en"])
+            msg = f"unknown region {name!r}; the theatre's regions are: {known}"
+            raise InputError(msg)
+        return rid
+
+    def date_range(self) -> tuple[dt.date, dt.date]:
+        """First and last date of the ledger.
+
+        Returns
+        -------
+        tuple of datetime.date
+            ``(first, last)``.
+        """
+        return min(self.claims["date"]), max(self.claims["date"])
+
+
+def load_theatre(
+    data_dir: Path = settings.DATA_DIR,
+    cache_dir: Path = settings.CACHE_DIR,
+    max_radius_m: float = settings.CELL_MAX_RADIUS_M,
+    progress: Progress = _quiet,
+) -> Theatre:
+    """Load a theatre, building and caching its derived data when the inputs changed.
+
+    Parameters
+    ----------
+    data_dir : pathlib.Path
+        The theatre's data folder.
+    cache_dir : pathlib.Path
+        Where derived data is cached.
+    max_radius_m : float
+        Cell radius.
+    progress : callable, optional
+        Called with a short label before each step (the CLI drives a progress bar).
+
+    Returns
+    -------
+    Theatre
+        The loaded theatre.
+
+    Raises
+    ------
+    pipeline.errors.DataError
+        When an input file is malformed (every problem listed).
+    """
+    progress("fingerprint inputs")
+    fingerprint = inputs_fingerprint(data_dir, max_radius_m)
+    folder = cache_dir / fingerprint
+    progress("load regions")
+    regions = boundaries.regions_gdf(data_dir)
+    progress("load places")
+    gaz_places = places.places_gdf(data_dir)
+    progress("validate claims")
+    ledger = claims.claims_df(data_dir)
+    cells_path = folder / "cells.parquet"
+    if cells_path.exists():
+        progress("load cached cells")
+        cells = gpd.read_parquet(cells_path)
+    else:
+        progress("build settlement cells")
+        located = gaz_places[gaz_places["located"]]
+        cells = territory.cells_from_points(located, regions, max_radius_m)
+        _atomic_write(cells_path, lambda p: cells.to_parquet(p, index=False))
+    progress("derive map events")
+    events = timeline.map_events(ledger)
+    return Theatre(
+        data_dir=data_dir,
+        fingerprint=fingerprint,
+        regions=regions,
+        places=gaz_places,
+        cells=cells,
+        claims=ledger,
+        events=events,
+        claimants=claims.claimants(data_dir),
+    )

@@ -1,0 +1,272 @@
+"""Command-line interface: ``python -m pipeline COMMAND ...``.
+
+Commands (a stable contract; tests and users call them):
+
+``build``
+    (Re)derive everything and print a summary.
+``geocode NAME [--on D] [--claimant C] [--region R]``
+    A GeoJSON FeatureCollection for a settlement, a region or a salient.
+``area --on D --claimant C --side S [--within NAME]``
+    Area held by a side; the last line is the number of km².
+``timeline --claimant C --side S [--within NAME] [--format csv|json]``
+    Area held by a side at every change date.
+
+Bad input gets one line on stderr naming the value and the reason, and a non-zero exit:
+2 for bad input (unknown place: with the closest candidates), 3 for an ambiguous place
+(stdout still carries the ranked candidates as GeoJSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from tqdm import tqdm
+
+from pipeline import settings
+from pipeline.build import Theatre, load_theatre
+from pipeline.claims import parse_date
+from pipeline.errors import AmbiguousPlaceError, FrontlineError
+from pipeline.geocode import geocode_to_features
+
+
+def _date(value: str) -> dt.date:
+    try:
+        day = parse_date(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+    if day > dt.date.today():
+        msg = f"date {value!r} is in the future"
+        raise argparse.ArgumentTypeError(msg)
+    return day
+
+
+def _side(value: str) -> str:
+    for side in settings.SIDES:
+        if value.lower() == side.lower():
+            return side
+    msg = f"unknown side {value!r}; expected UA, RU or contested"
+    raise argparse.ArgumentTypeError(msg)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every sub-command.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="Frontline: dated, attributed claims of control turned into maps.",
+    )
+    parser.add_argument("--data", type=Path, default=settings.DATA_DIR,
+                        help="theatre data folder (default: %(default)s)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("build", help="(re)derive everything and print a summary")
+
+    geo = sub.add_parser("geocode", help="GeoJSON for a settlement, region or salient")
+    geo.add_argument("name", help='e.g. Gornal, Горналь, "Kursk region", "the Kursk salient"')
+    geo.add_argument("--on", type=_date, help="date (YYYY-MM-DD) for status and salients")
+    geo.add_argument("--claimant", help="claimant id or 'consolidated[:a+b]' (default: all)")
+    geo.add_argument("--region", help="region context for ambiguous names, e.g. Belgorod")
+
+    area = sub.add_parser("area", help="area held by a side; last line is km²")
+    area.add_argument("--on", type=_date, required=True, help="date (YYYY-MM-DD)")
+    area.add_argument("--claimant", required=True, help="claimant id or 'consolidated[:a+b]'")
+    area.add_argument("--side", type=_side, required=True, help="UA, RU or contested")
+    area.add_argument("--within", help='a region, e.g. "Kursk region"')
+
+    tl = sub.add_parser("timeline", help="area held by a side at every change date")
+    tl.add_argument("--claimant", required=True, help="claimant id or 'consolidated[:a+b]'")
+    tl.add_argument("--side", type=_side, required=True, help="UA, RU or contested")
+    tl.add_argument("--within", help='a region, e.g. "Kursk region"')
+    tl.add_argument("--format", choices=("csv", "json"), default="csv", help="output format")
+    return parser
+
+
+def _load(data_dir: Path, show_progress: bool) -> Theatre:
+    bar = tqdm(total=8, desc="build", unit="step", file=sys.stderr,
+               disable=not show_progress or not sys.stderr.isatty(), leave=False)
+
+    def step(label: str) -> None:
+        bar.set_postfix_str(label)
+        bar.update(1)
+
+    try:
+        return load_theatre(data_dir, progress=step)
+    finally:
+        bar.close()
+
+
+def cmd_build(theatre: Theatre, out: TextIO) -> int:
+    """Print a summary of the derived theatre.
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    out : TextIO
+        Where to print.
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    regions, pl, cells, ledger = theatre.regions, theatre.places, theatre.cells, theatre.claims
+    first, last = theatre.date_range()
+    is_curated = pl["place_id"].str.startswith("cur-")
+    mapped = ledger["place_id"].isin(set(cells["place_id"].dropna()))
+    print(f"theatre: {len(regions)} regions, {regions['area_km2'].sum():,.0f} km²", file=out)
+    for r in regions.itertuples(index=False):
+        print(f"  {r.region_id:7} {r.name_en:18} {r.area_km2:9,.0f} km² "
+              f"(official {float(r.official_area_km2):,.0f})", file=out)
+    print(f"places: {len(pl)} settlements ({int((~is_curated).sum())} GeoNames, "
+          f"{int(is_curated.sum())} curated); located {int(pl['located'].sum())}, "
+          f"unverified {int((pl['located'] & ~pl['verified']).sum())}, "
+          f"unlocated {int((~pl['located']).sum())}", file=out)
+    n_open = int(cells["place_id"].isna().sum())
+    print(f"cells: {len(cells) - n_open} settlement pieces, {n_open} open-ground pieces, "
+          f"radius {settings.CELL_MAX_RADIUS_M / 1000:g} km", file=out)
+    kinds = ledger["kind"].value_counts().to_dict()
+    print(f"claims: {len(ledger)} from {first} to {last} "
+          + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())), file=out)
+    for claimant, n in ledger["claimant"].value_counts().sort_index().items():
+        print(f"  {claimant:10} {n}", file=out)
+    control = ledger["kind"] == "control"
+    print(f"control claims on the map: {int((control & mapped).sum())}; "
+          f"at unlocated places: {int((control & ~mapped).sum())}", file=out)
+    print(f"fingerprint: {theatre.fingerprint}", file=out)
+    return 0
+
+
+def cmd_geocode(theatre: Theatre, args: argparse.Namespace, out: TextIO) -> int:
+    """Print the GeoJSON of a place, region or salient.
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    args : argparse.Namespace
+        Parsed arguments (name, on, claimant, region).
+    out : TextIO
+        Where to print.
+
+    Returns
+    -------
+    int
+        Exit status (3 when ambiguous).
+    """
+    collection = geocode_to_features(
+        theatre, args.name, on=args.on, claimant=args.claimant, region=args.region
+    )
+    json.dump(collection, out, ensure_ascii=False)
+    out.write("\n")
+    if collection.get("ambiguous"):
+        names = [
+            f"{f['properties']['name']} [{f['properties']['place_id']}]"
+            for f in collection["features"]
+        ]
+        raise AmbiguousPlaceError(args.name, names)
+    return 0
+
+
+def cmd_area(theatre: Theatre, args: argparse.Namespace, out: TextIO) -> int:
+    """Print the area a side holds; the last line is the km² alone.
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    args : argparse.Namespace
+        Parsed arguments (on, claimant, side, within).
+    out : TextIO
+        Where to print.
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    from pipeline.timeline import side_areas
+
+    view = theatre.view(args.claimant)
+    within = theatre.region_id(args.within) if args.within else None
+    areas = side_areas(theatre.table(view), theatre.cells, args.on, within)
+    where = within or "whole theatre"
+    print(f"view {view.label}, {args.on.isoformat()}, {where}", file=out)
+    for side, km2 in areas.items():
+        print(f"  {side:9} {km2:12,.1f} km²  {km2 * settings.SQ_MILES_PER_KM2:10,.1f} mi²",
+              file=out)
+    print(f"{areas[args.side]:.1f}", file=out)
+    return 0
+
+
+def cmd_timeline(theatre: Theatre, args: argparse.Namespace, out: TextIO) -> int:
+    """Print the area series of a side.
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    args : argparse.Namespace
+        Parsed arguments (claimant, side, within, format).
+    out : TextIO
+        Where to print.
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    from pipeline.timeline import area_series
+
+    view = theatre.view(args.claimant)
+    within = theatre.region_id(args.within) if args.within else None
+    series = area_series(theatre.table(view), theatre.cells, args.side, within)
+    series.insert(0, "view", view.label)
+    series.insert(1, "side", args.side)
+    if args.format == "json":
+        json.dump(series.to_dict(orient="records"), out, ensure_ascii=False, indent=1)
+        out.write("\n")
+    else:
+        series.to_csv(out, index=False, lineterminator="\n")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the CLI.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments (default: ``sys.argv[1:]``).
+    out : TextIO, optional
+        Standard output (default: ``sys.stdout``).
+
+    Returns
+    -------
+    int
+        Exit status: 0 ok, 2 bad input, 3 ambiguous place.
+    """
+    out = out or sys.stdout
+    args = build_parser().parse_args(argv)
+    commands: dict[str, Any] = {
+        "geocode": cmd_geocode, "area": cmd_area, "timeline": cmd_timeline,
+    }
+    try:
+        theatre = _load(args.data, show_progress=args.command == "build")
+        if args.command == "build":
+            return cmd_build(theatre, out)
+        return int(commands[args.command](theatre, args, out))
+    except FrontlineError as e:
+        print(f"frontline: error: {e}", file=sys.stderr)
+        return e.exit_code

@@ -1,0 +1,80 @@
+"""One error hierarchy: everything the pipeline raises on bad input derives from FrontlineError.
+
+Every message names the bad value and the reason, so the CLI can print it as one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class FrontlineError(Exception):
+    """Base of every error the pipeline raises on bad input or bad data."""
+
+    exit_code: int = 2
+
+
+class InputError(FrontlineError, ValueError):
+    """A value given by the user (date, claimant, side, option) is not acceptable."""
+
+
+class PlaceNotFoundError(FrontlineError, LookupError):
+    """A name matched no place; carries the closest candidates as suggestions.
+
+    Parameters
+    ----------
+    name : str
+        The name as given.
+    suggestions : sequence of str
+        Closest known names, best first (may be empty).
+    """
+
+    def __init__(self, name: str, suggestions: Sequence[str] = ()) -> None:
+        self.name = name
+        self.suggestions = list(suggestions)
+        hint = f"; closest: {', '.join(self.suggestions)}" if self.suggestions else ""
+        super().__init__(f"unknown place {name!r}{hint}")
+
+
+class AmbiguousPlaceError(FrontlineError, LookupError):
+    """A name matched several places equally well and no context separated them.
+
+    Parameters
+    ----------
+    name : str
+        The name as given.
+    candidates : sequence of str
+        Human-readable descriptions of the tied candidates, best first.
+    """
+
+    exit_code = 3
+
+    def __init__(self, name: str, candidates: Sequence[str]) -> None:
+        self.name = name
+        self.candidates = list(candidates)
+        super().__init__(
+            f"ambiguous place {name!r}: {len(self.candidates)} candidates "
+            f"({'; '.join(self.candidates[:5])}); add a region, e.g. '{name}, Kursk region'"
+        )
+
+
+class DataError(FrontlineError):
+    """A data file (claims, places, boundaries) is malformed.
+
+    Parameters
+    ----------
+    source : str
+        The file or table the problems were found in.
+    problems : sequence of str
+        One message per problem, each naming the row and the bad value.
+    """
+
+    def __init__(self, source: str, problems: Sequence[str]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        head = f"{source}: {len(self.problems)} problem(s)"
+        super().__init__(head + "".join(f"\n  - {p}" for p in self.problems))
+
+
+class CRSError(FrontlineError, ValueError):
+    """A frame has no CRS, or not the one an operation needs."""

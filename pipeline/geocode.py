@@ -1,0 +1,178 @@
+"""Geocoding: a name (and optionally a date and a claimant) to GeoJSON features.
+
+Settlements come back as points with their source and precision (unlocated ones with a
+null geometry), regions as polygons with their measured area, and salients ("the Kursk
+salient") as the ground held by UA inside the region on the date, per the claimant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import shapely
+from shapely.geometry import mapping
+
+from pipeline import settings
+from pipeline.build import Theatre
+from pipeline.errors import PlaceNotFoundError
+from pipeline.places import Candidate, Resolution
+from pipeline.timeline import SIDE_CODES, polygons_on
+
+Feature = dict[str, Any]
+
+
+def _clean(value: object) -> object:
+    """JSON-safe scalar: NaN and pandas NA become None, numpy numbers become Python."""
+    if value is None:
+        return None
+    try:
+        if value != value:  # NaN  # noqa: PLR0124
+            return None
+    except (TypeError, ValueError):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _settlement_feature(
+    theatre: Theatre, cand: Candidate, on: dt.date | None, claimant: str | None
+) -> Feature:
+    row = theatre.places.loc[theatre.places["place_id"] == cand.place_id].iloc[0]
+    props: dict[str, Any] = {
+        "place_id": cand.place_id, "name": row["name"], "kind": "settlement",
+        "region_id": row["region_id"], "country": row["country"],
+        "located": bool(row["located"]), "verified": bool(row["verified"]),
+        "precision_m": _clean(row["precision_m"]), "population": _clean(row["population"]),
+        "geonameid": _clean(row["geonameid"]), "names": list(row["names"]),
+        "source": row["source"], "source_url": row["source_url"] or None,
+        "licence": row["licence"], "note": row["note"] or None,
+        "score": cand.score, "matched": cand.matched,
+    }
+    if on is not None:
+        view = theatre.view(claimant or "consolidated")
+        table = theatre.table(view)
+        cells = theatre.cells["place_id"] == cand.place_id
+        status = table.cell_status(on)[cells.to_numpy()]
+        sides = {settings.SIDES[int(s)] for s in status}
+        props.update({
+            "view": view.label, "date": on.isoformat(),
+            "side": sides.pop() if len(sides) == 1 else ("unmapped" if not sides else "mixed"),
+        })
+        ledger = theatre.claims
+        about = ledger[(ledger["place_id"] == cand.place_id) & (ledger["date"] <= on)]
+        props["claims"] = [
+            {"claim_id": r.claim_id, "date": r.date.isoformat(), "claimant": r.claimant,
+             "side": r.side, "publisher": r.publisher, "title": r.title,
+             "url": r.url or None, "confidence": r.confidence}
+            for r in about.itertuples(index=False)
+        ]
+    geometry = mapping(row.geometry) if bool(row["located"]) else None
+    return {"type": "Feature", "geometry": geometry, "properties": props}
+
+
+def _region_feature(theatre: Theatre, region_id: str) -> Feature:
+    row = theatre.regions.loc[theatre.regions["region_id"] == region_id].iloc[0]
+    area = float(row["area_km2"])
+    props = {
+        "place_id": region_id, "region_id": region_id, "kind": "region",
+        "name": row["name_en"], "name_ru": row["name_ru"], "name_uk": row["name_uk"],
+        "country": row["country"], "area_km2": round(area, 1),
+        "area_mi2": round(area * settings.SQ_MILES_PER_KM2, 1),
+        "official_area_km2": _clean(row["official_area_km2"]),
+        "source": row["source"], "licence": row["licence"],
+    }
+    return {"type": "Feature", "geometry": mapping(row.geometry), "properties": props}
+
+
+def _salient_features(
+    theatre: Theatre, region_id: str, on: dt.date | None, claimant: str | None
+) -> list[Feature]:
+    day = on or theatre.date_range()[1]
+    view = theatre.view(claimant or "consolidated")
+    held = polygons_on(theatre.table(view), theatre.cells, day, within=region_id)
+    features = []
+    for side in ("UA", "contested"):
+        row = held.iloc[SIDE_CODES[side]]
+        geom = row.geometry
+        features.append({
+            "type": "Feature",
+            "geometry": None if geom is None or geom.is_empty else mapping(geom),
+            "properties": {
+                "kind": "salient" if side == "UA" else "salient-contested",
+                "region_id": region_id, "side": side, "view": view.label,
+                "date": day.isoformat(), "area_km2": round(float(row["area_km2"]), 1),
+                "area_mi2": round(float(row["area_mi2"]), 1), "cells": int(row["cells"]),
+                "method": "union of settlement cells whose settlement the view gives to "
+                          f"{side} (cells: Voronoi, max radius "
+                          f"{settings.CELL_MAX_RADIUS_M / 1000:g} km)",
+            },
+        })
+    return features
+
+
+def _candidate_feature(theatre: Theatre, rank: int, cand: Candidate) -> Feature:
+    point = theatre.gazetteer.point(cand.place_id)
+    return {
+        "type": "Feature",
+        "geometry": None if point is None else mapping(shapely.Point(point)),
+        "properties": {"rank": rank, "place_id": cand.place_id, "name": cand.name,
+                       "kind": cand.kind, "region_id": cand.region_id, "score": cand.score,
+                       "matched": cand.matched},
+    }
+
+
+def geocode_to_features(
+    theatre: Theatre,
+    name: str,
+    on: dt.date | None = None,
+    claimant: str | None = None,
+    region: str | None = None,
+) -> dict[str, Any]:
+    """Geocode a name to a GeoJSON FeatureCollection.
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    name : str
+        A settlement, region or salient in any common spelling.
+    on : datetime.date, optional
+        Date for a settlement's status and for salients (default for salients: the
+        ledger's last date).
+    claimant : str, optional
+        View for status and salients (default: consolidated over all claimants).
+    region : str, optional
+        Region context for ambiguous names.
+
+    Returns
+    -------
+    dict
+        A FeatureCollection. For an ambiguous name it holds the ranked candidates and
+        ``"ambiguous": true``; callers must not take its first feature as the answer.
+
+    Raises
+    ------
+    PlaceNotFoundError
+        When nothing matches (with the closest names as suggestions).
+    """
+    gaz = theatre.gazetteer
+    res: Resolution = gaz.resolve(name, region=region)
+    if not res.candidates:
+        raise PlaceNotFoundError(name, gaz.suggest(res.parsed.name or name))
+    base: dict[str, Any] = {"type": "FeatureCollection", "query": name}
+    if res.ambiguous:
+        base["ambiguous"] = True
+        base["features"] = [
+            _candidate_feature(theatre, i + 1, c) for i, c in enumerate(res.candidates[:10])
+        ]
+        return base
+    best = res.candidates[0]
+    if res.kind == "salient":
+        base["features"] = _salient_features(theatre, best.place_id, on, claimant)
+    elif best.kind == "region":
+        base["features"] = [_region_feature(theatre, best.place_id)]
+    else:
+        base["features"] = [_settlement_feature(theatre, best, on, claimant)]
+    return base

@@ -1,0 +1,536 @@
+"""Places: the theatre's gazetteer and the resolution of names in any common spelling.
+
+A place is a settlement (a point, from GeoNames or curated with its own source), or a
+first-level region (a polygon). Names resolve from Latin or Cyrillic spellings in many
+transliteration schemes, Russian or Ukrainian forms, with or without "the village of",
+"region" or "oblast", and fuzzily with a score. Names that fit several places equally
+well are resolved by region context or reported as ranked candidates, never picked
+silently.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from rapidfuzz import fuzz, process
+
+from pipeline import boundaries, settings
+from pipeline._names import (
+    ParsedName,
+    loose_key,
+    parse_query,
+    plain_key,
+    skeleton_key,
+    spelling_keys,
+)
+from pipeline.errors import AmbiguousPlaceError, DataError, PlaceNotFoundError
+
+PLACE_COLUMNS = (
+    "place_id", "name", "names", "kind", "country", "region_id", "precision_m", "verified",
+    "located", "population", "geonameid", "source", "source_url", "licence", "note",
+)
+CURATED_COLUMNS = (
+    "place_id", "name", "name_ru", "name_uk", "alt_names", "country", "region", "district",
+    "lat", "lon", "precision_m", "verified", "source", "source_url", "licence", "note",
+)
+_TRUE = {"true", "1", "yes"}
+
+
+def _split_names(value: object, sep: str) -> list[str]:
+    if not isinstance(value, str):
+        return []
+    return [n.strip() for n in value.split(sep) if n.strip()]
+
+
+def _geonames_frame(path: Path) -> pd.DataFrame:
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    names = [
+        [name, *_split_names(alt, "|")]
+        for name, alt in zip(raw["name"], raw["alt_names"], strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "place_id": raw["place_id"],
+            "name": raw["name"],
+            "names": names,
+            "kind": "settlement",
+            "country": raw["country"],
+            "region_id": raw["region_id"],
+            "lat": raw["lat"].astype(float),
+            "lon": raw["lon"].astype(float),
+            "precision_m": raw["precision_m"].astype(float),
+            "verified": raw["verified"].str.lower().isin(_TRUE),
+            "population": pd.to_numeric(raw["population"]).astype("Int64"),
+            "geonameid": pd.to_numeric(raw["geonameid"]).astype("Int64"),
+            "source": raw["source"],
+            "source_url": raw["source_url"],
+            "licence": raw["licence"],
+            "note": "",
+        }
+    )
+
+
+def _region_id_by_name(regions: gpd.GeoDataFrame) -> dict[str, str]:
+    lookup: dict[str, str] = {}
+    for rid, name_en in zip(regions["region_id"], regions["name_en"], strict=True):
+        base = str(name_en).replace(" Oblast", "").strip()
+        lookup[plain_key(base)] = str(rid)
+        lookup[plain_key(str(rid))] = str(rid)
+    return lookup
+
+
+def _curated_frame(path: Path, regions: gpd.GeoDataFrame) -> pd.DataFrame:
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in CURATED_COLUMNS if c not in raw.columns]
+    if missing:
+        raise DataError(str(path), [f"missing column {c!r}" for c in missing])
+    region_ids = _region_id_by_name(regions)
+    problems: list[str] = []
+    region_col: list[str] = []
+    for i, row in raw.iterrows():
+        line = int(str(i)) + 2
+        rid = region_ids.get(plain_key(row["region"]))
+        if rid is None:
+            problems.append(f"line {line} ({row['place_id']}): unknown region {row['region']!r}")
+        region_col.append(rid or "")
+        if not row["source"].strip():
+            problems.append(f"line {line} ({row['place_id']}): no source")
+        if bool(row["lat"].strip()) != bool(row["lon"].strip()):
+            problems.append(f"line {line} ({row['place_id']}): lat and lon must both be set")
+        if row["lat"].strip() and not row["precision_m"].strip():
+            problems.append(f"line {line} ({row['place_id']}): located but no precision_m")
+    dupes = raw["place_id"][raw["place_id"].duplicated()].tolist()
+    problems += [f"duplicate place_id {d!r}" for d in dupes]
+    if problems:
+        raise DataError(str(path), problems)
+    names = [
+        [r["name"], *([r["name_ru"]] if r["name_ru"] else []),
+         *([r["name_uk"]] if r["name_uk"] else []), *_split_names(r["alt_names"], ";")]
+        for _, r in raw.iterrows()
+    ]
+    return pd.DataFrame(
+        {
+            "place_id": raw["place_id"],
+            "name": raw["name"],
+            "names": names,
+            "kind": "settlement",
+            "country": raw["country"],
+            "region_id": region_col,
+            "lat": pd.to_numeric(raw["lat"].replace("", np.nan)),
+            "lon": pd.to_numeric(raw["lon"].replace("", np.nan)),
+            "precision_m": pd.to_numeric(raw["precision_m"].replace("", np.nan)),
+            "verified": raw["verified"].str.lower().isin(_TRUE),
+            "population": pd.array([pd.NA] * len(raw), dtype="Int64"),
+            "geonameid": pd.array([pd.NA] * len(raw), dtype="Int64"),
+            "source": raw["source"],
+            "source_url": raw["source_url"],
+            "licence": raw["licence"],
+            "note": raw["note"],
+        }
+    )
+
+
+@lru_cache(maxsize=4)
+def places_gdf(data_dir: Path = settings.DATA_DIR) -> gpd.GeoDataFrame:
+    """Every settlement of the theatre: the GeoNames extract plus the curated villages.
+
+    Parameters
+    ----------
+    data_dir : pathlib.Path
+        Folder holding ``places_geonames.csv`` and ``places_curated.csv``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        EPSG:4326 points with the columns of :data:`PLACE_COLUMNS`; unlocated places have
+        an empty geometry and ``located == False``. Treat as read-only (cached).
+
+    Raises
+    ------
+    DataError
+        When a curated row lacks a source, names an unknown region or is half-located.
+    """
+    regions = boundaries.regions_gdf(data_dir)
+    frames = [_geonames_frame(data_dir / "places_geonames.csv")]
+    curated = data_dir / "places_curated.csv"
+    if curated.exists():
+        frames.append(_curated_frame(curated, regions))
+    df = pd.concat(frames, ignore_index=True)
+    located = df["lat"].notna() & df["lon"].notna()
+    geometry = shapely.points(df["lon"].fillna(0).to_numpy(), df["lat"].fillna(0).to_numpy())
+    geometry[~located.to_numpy()] = None
+    gdf = gpd.GeoDataFrame(df, geometry=geometry, crs=settings.GEO_CRS)
+    gdf["located"] = located
+    return gdf
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One place a name may mean.
+
+    Attributes
+    ----------
+    place_id : str
+        Stable id: ``gn-<geonameid>``, ``cur-<slug>`` or the region's ISO 3166-2 code.
+    name : str
+        The place's main name.
+    kind : str
+        ``"settlement"`` or ``"region"``.
+    region_id : str
+        The region the place lies in (itself for a region).
+    country : str
+        ``RU`` or ``UA``.
+    score : float
+        Match score, 0-100: 100 exact spelling, 97 same up to transliteration scheme,
+        93 same consonant skeleton (Russian vs Ukrainian vowels), below that fuzzy.
+    matched : str
+        The known spelling that matched.
+    """
+
+    place_id: str
+    name: str
+    kind: str
+    region_id: str
+    country: str
+    score: float
+    matched: str
+
+    def describe(self) -> str:
+        """Return a one-line description for messages and listings."""
+        return f"{self.name} [{self.place_id}, {self.region_id}] score {self.score:.0f}"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What a query resolved to: the ranked candidates and how to read them.
+
+    Attributes
+    ----------
+    query : str
+        The query as given.
+    parsed : ParsedName
+        The query split into name, kind and context.
+    kind : str
+        ``"settlement"``, ``"region"`` or ``"salient"`` (ground held by UA in a region).
+    candidates : tuple of Candidate
+        Best first; empty when nothing matched.
+    ambiguous : bool
+        True when several candidates tie and no context separated them.
+    """
+
+    query: str
+    parsed: ParsedName
+    kind: str
+    candidates: tuple[Candidate, ...] = field(default=())
+    ambiguous: bool = False
+
+    @property
+    def best(self) -> Candidate:
+        """The single resolved place.
+
+        Returns
+        -------
+        Candidate
+            The top candidate.
+
+        Raises
+        ------
+        PlaceNotFoundError
+            When nothing matched.
+        AmbiguousPlaceError
+            When several candidates tie.
+        """
+        if not self.candidates:
+            raise PlaceNotFoundError(self.query)
+        if self.ambiguous:
+            raise AmbiguousPlaceError(self.query, [c.describe() for c in self.candidates])
+        return self.candidates[0]
+
+
+class Gazetteer:
+    """Name index over the theatre's settlements and regions.
+
+    Parameters
+    ----------
+    places : geopandas.GeoDataFrame
+        Settlements as returned by :func:`places_gdf`.
+    regions : geopandas.GeoDataFrame
+        Regions as returned by :func:`pipeline.boundaries.regions_gdf`.
+    """
+
+    def __init__(self, places: gpd.GeoDataFrame, regions: gpd.GeoDataFrame) -> None:
+        self.places = places
+        self.regions = regions
+        self._info: dict[str, tuple[str, str, str, str]] = {}
+        self._points: dict[str, tuple[float, float]] = {}
+        self._settlement_keys: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        self._region_keys: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        for row in places.itertuples(index=False):
+            pid = str(row.place_id)
+            self._info[pid] = (str(row.name), "settlement", str(row.region_id), str(row.country))
+            if row.located:
+                self._points[pid] = (float(row.geometry.x), float(row.geometry.y))
+            for spelling in row.names:
+                self._index(self._settlement_keys, pid, str(spelling))
+        for row in regions.itertuples(index=False):
+            rid = str(row.region_id)
+            self._info[rid] = (str(row.name_en), "region", rid, str(row.country))
+            for spelling in self._region_spellings(row):
+                self._index(self._region_keys, rid, spelling)
+        # Fuzzy matching runs over the plain keys; "~" marks loose keys, "#" skeletons.
+        self._settlement_choices = sorted(k for k in self._settlement_keys if k[0] not in "~#")
+        self._region_choices = sorted(k for k in self._region_keys if k[0] not in "~#")
+
+    @staticmethod
+    def _region_spellings(row: object) -> list[str]:
+        out: list[str] = []
+        for attr in ("name_en", "name_ru", "name_uk"):
+            full = str(getattr(row, attr, "") or "")
+            if not full:
+                continue
+            out.append(full)
+            parsed = parse_query(full)
+            if parsed.name and parsed.name != full:
+                out.append(parsed.name)
+        return out
+
+    @staticmethod
+    def _index(keys: dict[str, set[tuple[str, str]]], pid: str, spelling: str) -> None:
+        for key in spelling_keys(spelling):
+            keys[key].add((pid, spelling))
+            keys["~" + loose_key(key)].add((pid, spelling))
+            keys["#" + skeleton_key(key)].add((pid, spelling))
+
+    def _score(
+        self, name: str, keys: dict[str, set[tuple[str, str]]], choices: list[str]
+    ) -> dict[str, tuple[float, str]]:
+        best: dict[str, tuple[float, str]] = {}
+
+        def offer(pid: str, score: float, spelling: str) -> None:
+            if score > best.get(pid, (-1.0, ""))[0]:
+                best[pid] = (score, spelling)
+
+        for key in spelling_keys(name):
+            for pid, spelling in keys.get(key, ()):
+                offer(pid, 100.0, spelling)
+            for pid, spelling in keys.get("~" + loose_key(key), ()):
+                offer(pid, 97.0, spelling)
+            for pid, spelling in keys.get("#" + skeleton_key(key), ()):
+                offer(pid, 93.0, spelling)
+            hits = process.extract(
+                key, choices, scorer=fuzz.ratio, score_cutoff=settings.FUZZY_CUTOFF, limit=25
+            )
+            for choice, score, _ in hits:
+                for pid, spelling in keys[choice]:
+                    offer(pid, min(float(score), 92.0), spelling)
+        return best
+
+    def _candidates(self, scored: dict[str, tuple[float, str]]) -> list[Candidate]:
+        out = []
+        for pid, (score, spelling) in scored.items():
+            name, kind, rid, country = self._info[pid]
+            out.append(Candidate(pid, name, kind, rid, country, round(score, 1), spelling))
+        out.sort(key=lambda c: (-c.score, c.kind != "settlement", c.name, c.place_id))
+        return out
+
+    def region_id_for(self, context: str) -> str | None:
+        """Resolve a region given as context (``"Belgorod"``, ``"Курская"``, ``"RU-BEL"``).
+
+        Parameters
+        ----------
+        context : str
+            A region name in any spelling, with or without "region"/"oblast".
+
+        Returns
+        -------
+        str or None
+            The region's ISO 3166-2 code, or None when nothing matches well.
+        """
+        if context.upper() in set(self.regions["region_id"]):
+            return context.upper()
+        parsed = parse_query(context)
+        scored = self._score(parsed.name, self._region_keys, self._region_choices)
+        ranked = self._candidates(scored)
+        if ranked and ranked[0].score >= 95:
+            return ranked[0].place_id
+        return None
+
+    def _near(self, candidates: list[Candidate], context: str) -> list[Candidate] | None:
+        try:
+            anchor = self.resolve(context).best
+        except (PlaceNotFoundError, AmbiguousPlaceError):
+            return None
+        if anchor.place_id not in self._points:
+            return None
+        ax, ay = self._points[anchor.place_id]
+        near = []
+        for cand in candidates:
+            if cand.place_id in self._points:
+                x, y = self._points[cand.place_id]
+                km = 111.32 * math.hypot((x - ax) * math.cos(math.radians(ay)), y - ay)
+                if km <= 50:
+                    near.append((km, cand))
+        return [c for _, c in sorted(near, key=lambda t: t[0])]
+
+    def resolve(self, query: str, region: str | None = None) -> Resolution:
+        """Rank the places a query may mean.
+
+        Parameters
+        ----------
+        query : str
+            A name in any common spelling, optionally with words around it:
+            ``"the village of Gornal"``, ``"Горналь"``, ``"Kursk region"``,
+            ``"Popovka, Belgorod region"``, ``"the Kursk salient"``.
+        region : str, optional
+            Region context (name or ISO code) when the query has none.
+
+        Returns
+        -------
+        Resolution
+            Ranked candidates; ``ambiguous`` when several tie without context.
+        """
+        parsed = parse_query(query)
+        context = parsed.context or region
+        if not parsed.name:
+            return Resolution(query, parsed, "settlement")
+        if parsed.kind in ("region", "salient"):
+            scored = self._score(parsed.name, self._region_keys, self._region_choices)
+            ranked = [c for c in self._candidates(scored) if c.score >= 90]
+            kind = "salient" if parsed.kind == "salient" else "region"
+            return Resolution(query, parsed, kind, tuple(ranked), self._tied(ranked))
+
+        scored = self._score(parsed.name, self._settlement_keys, self._settlement_choices)
+        ranked = self._candidates(scored)
+        if not ranked or ranked[0].score < 97:
+            regions = self._candidates(
+                self._score(parsed.name, self._region_keys, self._region_choices)
+            )
+            if regions and regions[0].score >= 97:
+                return Resolution(query, parsed, "region", tuple(regions[:1]))
+        if context:
+            rid = self.region_id_for(context)
+            if rid is not None:
+                ranked = [c for c in ranked if c.region_id == rid]
+            else:
+                near = self._near(ranked, context)
+                if near is None:
+                    return Resolution(query, parsed, "settlement")
+                ranked = near
+                return Resolution(query, parsed, "settlement", tuple(ranked), False)
+        return Resolution(query, parsed, "settlement", tuple(ranked), self._tied(ranked))
+
+    @staticmethod
+    def _tied(ranked: list[Candidate]) -> bool:
+        if len(ranked) < 2:
+            return False
+        return ranked[1].score >= ranked[0].score - settings.AMBIGUITY_MARGIN
+
+    def lookup(self, query: str, region: str | None = None) -> Candidate:
+        """Resolve a query to exactly one place or raise.
+
+        Parameters
+        ----------
+        query : str
+            As for :meth:`resolve`.
+        region : str, optional
+            Region context.
+
+        Returns
+        -------
+        Candidate
+            The place.
+
+        Raises
+        ------
+        PlaceNotFoundError
+            When nothing matched; carries the closest names as suggestions.
+        AmbiguousPlaceError
+            When several places tie.
+        """
+        res = self.resolve(query, region)
+        if not res.candidates:
+            raise PlaceNotFoundError(query, self.suggest(res.parsed.name or query))
+        return res.best
+
+    def suggest(self, name: str, limit: int = 5) -> list[str]:
+        """Closest known names to a string that matched nothing, for error messages.
+
+        Parameters
+        ----------
+        name : str
+            The unmatched name.
+        limit : int, default 5
+            How many suggestions at most.
+
+        Returns
+        -------
+        list of str
+            ``"Name [place_id]"`` strings, closest first.
+        """
+        key = plain_key(name)
+        hits = process.extract(key, self._settlement_choices, scorer=fuzz.ratio, limit=limit * 3)
+        out: list[str] = []
+        for choice, _, _ in hits:
+            for pid, _spelling in sorted(self._settlement_keys[choice]):
+                label = f"{self._info[pid][0]} [{pid}]"
+                if label not in out:
+                    out.append(label)
+        return out[:limit]
+
+    def __contains__(self, place_id: object) -> bool:
+        return place_id in self._info
+
+    def region_of(self, place_id: str) -> str:
+        """The region a place lies in (a region's own id for a region).
+
+        Parameters
+        ----------
+        place_id : str
+            A settlement or region id.
+
+        Returns
+        -------
+        str
+            ISO 3166-2 code of the region.
+        """
+        return self._info[place_id][2]
+
+    def point(self, place_id: str) -> tuple[float, float] | None:
+        """Longitude and latitude of a located settlement, None otherwise.
+
+        Parameters
+        ----------
+        place_id : str
+            A settlement's id.
+
+        Returns
+        -------
+        tuple of float or None
+            ``(lon, lat)`` in EPSG:4326.
+        """
+        return self._points.get(place_id)
+
+
+@lru_cache(maxsize=4)
+def gazetteer(data_dir: Path = settings.DATA_DIR) -> Gazetteer:
+    """The cached gazetteer of the theatre in ``data_dir``.
+
+    Parameters
+    ----------
+    data_dir : pathlib.Path
+        Folder holding the theatre's data.
+
+    Returns
+    -------
+    Gazetteer
+        Index over :func:`places_gdf` and the regions.
+    """
+    return Gazetteer(places_gdf(data_dir), boundaries.regions_gdf(data_dir))

@@ -1,0 +1,47 @@
+"""Settings: every tunable value of the pipeline, typed and documented in one place.
+
+Values are read once at import; tests and callers pass explicit arguments instead of
+mutating these module attributes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+ROOT: Path = Path(__file__).resolve().parent.parent
+"""Project root (the folder holding ``data/`` and ``pipeline/``)."""
+
+DATA_DIR: Path = Path(os.environ.get("FRONTLINE_DATA", ROOT / "data" / "geo"))
+"""Embedded theatre: places, boundaries, claims and their sources."""
+
+CACHE_DIR: Path = Path(os.environ.get("FRONTLINE_CACHE", ROOT / "build" / "derived"))
+"""Where derived data (cells, resolved claims) is cached; rebuilt when inputs change."""
+
+STORE: str = os.environ.get("FRONTLINE_STORE", str(ROOT / "data" / "store" / "frontline.gpkg"))
+"""Store of uploads and edits: a file path (GeoPackage) or a ``postgresql://`` URL."""
+
+GEO_CRS: str = "EPSG:4326"
+"""CRS of every file in ``data/geo/`` and of every output (RFC 7946 GeoJSON)."""
+
+EQUAL_AREA_CRS: str = "+proj=laea +lat_0=51 +lon_0=35 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs"
+"""Lambert azimuthal equal-area centred on the theatre: areas and distances in metres."""
+
+CELL_MAX_RADIUS_M: float = 5_000.0
+"""A settlement's cell extends at most this far from its point; the rest is open ground."""
+
+SQ_MILES_PER_KM2: float = 1.0 / 2.589988110336
+"""Square miles in a square kilometre (1 mi = 1.609344 km exactly)."""
+
+THEATRE_START: dt.date = dt.date(2024, 8, 6)
+"""First day of the Kursk incursion; earlier dates show the pre-war border."""
+
+SIDES: tuple[str, ...] = ("UA", "RU", "contested")
+"""Sides a claim can give a place to."""
+
+FUZZY_CUTOFF: float = 82.0
+"""Lowest rapidfuzz score (0-100) at which a name is offered as a candidate."""
+
+AMBIGUITY_MARGIN: float = 3.0
+"""Candidates scoring within this many points of the best are ties, reported as ambiguous."""

@@ -1,0 +1,539 @@
+"""Timeline: who holds which cell on which date, per claimant or consolidated.
+
+How claims combine (the *view* rules)
+-------------------------------------
+Every cell starts with the side of the country it lies in. A claim moves the settlement's
+cell(s) to the claimed side from the claim's date on, until a later claim moves it again.
+
+Claimant view (e.g. ``ua-gs``)
+    For each settlement, the claimant's own latest claim wins unless another claimant has
+    made a **newer** claim about the same settlement; then the newer one stands. A side
+    rarely announces its own losses, so its last word on a village it lost would otherwise
+    stand for ever (ua-gs said Sudzha was taken in Aug 2024 and never said it was lost;
+    ru-mod's March 2025 claim is newer, so ua-gs's map shows Sudzha lost too). Where the
+    claimant explicitly rejects a claim (a ``denial``), the disputed settlement becomes
+    ``contested`` in the claimant's view from the date of the denial.
+Consolidated view over a set of claimants
+    The latest claim from any claimant in the set wins; when claims of the same latest
+    date disagree, the settlement is ``contested``.
+
+In both views, claims of one date that disagree (e.g. two sources of the same claimant)
+make the settlement ``contested``; a claim is never silently dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+
+from pipeline import settings
+from pipeline.errors import InputError
+from pipeline.territory import dissolve_cells
+
+SIDE_CODES: dict[str, int] = {side: i for i, side in enumerate(settings.SIDES)}
+"""Side name to the small integer stored in status arrays (UA 0, RU 1, contested 2)."""
+
+_NEVER = np.iinfo(np.int32).min
+
+
+@dataclass(frozen=True)
+class View:
+    """Whose map: one claimant's view, or the consolidated view of several claimants.
+
+    Attributes
+    ----------
+    claimant : str or None
+        The claimant whose view this is; None for a consolidated view.
+    sources : tuple of str
+        For a claimant view, the other claimants whose newer claims override the
+        claimant's older ones; for a consolidated view, its members.
+    """
+
+    claimant: str | None
+    sources: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        """Short label: the claimant id, or ``consolidated:a+b+c``."""
+        if self.claimant is not None:
+            return self.claimant
+        return "consolidated:" + "+".join(self.sources)
+
+
+def parse_view(spec: str, known: Sequence[str]) -> View:
+    """Read a view from its command-line spelling.
+
+    Parameters
+    ----------
+    spec : str
+        A claimant id (``ua-gs``), ``consolidated`` (all claimants) or
+        ``consolidated:ua-gs+isw`` (a chosen set; ``,`` also separates).
+    known : sequence of str
+        Known claimant ids.
+
+    Returns
+    -------
+    View
+        The view.
+
+    Raises
+    ------
+    InputError
+        When the spec names an unknown claimant or an empty set.
+
+    Examples
+    --------
+    >>> parse_view("consolidated:isw+deepstate", ["ru-mod", "ua-gs", "deepstate", "isw"])
+    View(claimant=None, sources=('deepstate', 'isw'))
+    """
+    text = spec.strip()
+    if text == "consolidated":
+        return View(None, tuple(sorted(known)))
+    if text.startswith("consolidated:"):
+        members = [m.strip() for m in text.split(":", 1)[1].replace(",", "+").split("+")]
+        members = [m for m in members if m]
+        unknown = [m for m in members if m not in known]
+        if unknown or not members:
+            msg = f"bad view {spec!r}: unknown claimant(s) {unknown}; known: {', '.join(known)}"
+            raise InputError(msg)
+        return View(None, tuple(sorted(set(members))))
+    if text not in known:
+        msg = f"unknown claimant {spec!r}; known: {', '.join(known)}, or 'consolidated'"
+        raise InputError(msg)
+    return View(text, tuple(sorted(k for k in known if k != text)))
+
+
+def map_events(claims: pd.DataFrame) -> pd.DataFrame:
+    """Turn the ledger into dated events that move settlements between sides.
+
+    Control claims are events as they are. A denial becomes, for each disputed control
+    claim, a ``contested`` event of the denying claimant at the disputed place on the
+    denial's date. Area claims carry no geometry and make no event.
+
+    Parameters
+    ----------
+    claims : pandas.DataFrame
+        Validated claims (:func:`pipeline.claims.validate_claims`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``date`` (datetime.date), ``place_id``, ``claimant``, ``side``,
+        ``claim_id``, ``denial`` (bool), sorted by date.
+    """
+    control = claims[claims["kind"] == "control"]
+    rows = [
+        (r.date, r.place_id, r.claimant, r.side, r.claim_id, False)
+        for r in control.itertuples(index=False)
+    ]
+    by_id = control.set_index("claim_id")
+    for r in claims[claims["kind"] == "denial"].itertuples(index=False):
+        for disputed in r.disputes:
+            if disputed in by_id.index:
+                rows.append((r.date, by_id.at[disputed, "place_id"], r.claimant,
+                             "contested", r.claim_id, True))
+    events = pd.DataFrame(
+        rows, columns=["date", "place_id", "claimant", "side", "claim_id", "denial"]
+    )
+    return events.sort_values(["date", "denial", "claim_id"], kind="stable").reset_index(drop=True)
+
+
+def _side_of(mask: int) -> int:
+    if mask in (1, 2, 4):
+        return mask.bit_length() - 1
+    return SIDE_CODES["contested"]
+
+
+@dataclass(frozen=True)
+class StatusTable:
+    """Side of every cell at every change date of one view.
+
+    Attributes
+    ----------
+    view : View
+        The view this table was computed for.
+    dates : tuple of datetime.date
+        Change dates, ascending (dates with at least one event of the view).
+    place_status : numpy.ndarray
+        ``int8 [len(dates), n_places]``: side code of each settlement on each date.
+    cell_place : numpy.ndarray
+        ``int64 [n_cells]``: index of each cell's settlement, -1 for open ground.
+    baseline : numpy.ndarray
+        ``int8 [n_cells]``: side of each cell before any claim (its country).
+    place_ids : tuple of str
+        Settlement ids in the order of ``place_status`` columns.
+    """
+
+    view: View
+    dates: tuple[dt.date, ...]
+    place_status: NDArray[np.int8]
+    cell_place: NDArray[np.int64]
+    baseline: NDArray[np.int8]
+    place_ids: tuple[str, ...]
+
+    def row_on(self, day: dt.date) -> int:
+        """Index of the last change date on or before ``day``; -1 before the first.
+
+        Parameters
+        ----------
+        day : datetime.date
+            Any date.
+
+        Returns
+        -------
+        int
+            Row of :attr:`place_status`, or -1.
+        """
+        return int(np.searchsorted(np.array(self.dates, dtype="datetime64[D]"),
+                                   np.datetime64(day, "D"), side="right")) - 1
+
+    def cell_status(self, day: dt.date) -> NDArray[np.int8]:
+        """Side code of every cell on a date.
+
+        Parameters
+        ----------
+        day : datetime.date
+            Any date.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``int8 [n_cells]``.
+        """
+        row = self.row_on(day)
+        if row < 0:
+            return self.baseline.copy()
+        status = self.baseline.copy()
+        has_place = self.cell_place >= 0
+        status[has_place] = self.place_status[row, self.cell_place[has_place]]
+        return status
+
+
+def status_table(cells: gpd.GeoDataFrame, events: pd.DataFrame, view: View) -> StatusTable:
+    """Compute the side of every settlement at every change date of a view.
+
+    Parameters
+    ----------
+    cells : geopandas.GeoDataFrame
+        Cells from :func:`pipeline.territory.cells_from_points`.
+    events : pandas.DataFrame
+        Events from :func:`map_events`. Events at places without a cell are ignored.
+    view : View
+        Whose map.
+
+    Returns
+    -------
+    StatusTable
+        The table.
+    """
+    baseline = np.array([SIDE_CODES[c] for c in cells["country"]], dtype=np.int8)
+    place_ids = tuple(sorted({p for p in cells["place_id"] if isinstance(p, str)}))
+    index = {p: i for i, p in enumerate(place_ids)}
+    cell_place = np.array(
+        [index[p] if isinstance(p, str) else -1 for p in cells["place_id"]], dtype=np.int64
+    )
+    place_base = np.zeros(len(place_ids), dtype=np.int8)
+    place_base[cell_place[cell_place >= 0]] = baseline[cell_place >= 0]
+
+    members = set(view.sources)
+    ev = events[events["place_id"].isin(index)
+                & (events["claimant"].isin(members) | (events["claimant"] == view.claimant))]
+    own_day = np.full(len(place_ids), _NEVER, dtype=np.int64)
+    own_mask = np.zeros(len(place_ids), dtype=np.int64)
+    oth_day = np.full(len(place_ids), _NEVER, dtype=np.int64)
+    oth_mask = np.zeros(len(place_ids), dtype=np.int64)
+    status = place_base.copy()
+    dates: list[dt.date] = []
+    rows: list[NDArray[np.int8]] = []
+    days = np.array([d.toordinal() for d in ev["date"]], dtype=np.int64)
+    pidx = np.array([index[p] for p in ev["place_id"]], dtype=np.int64)
+    bits = np.array([1 << SIDE_CODES[s] for s in ev["side"]], dtype=np.int64)
+    own = (ev["claimant"] == view.claimant).to_numpy() if view.claimant else np.zeros(len(ev), bool)
+    start = 0
+    while start < len(ev):
+        end = start
+        while end < len(ev) and days[end] == days[start]:
+            end += 1
+        touched = set()
+        for k in range(start, end):
+            p, day_k = int(pidx[k]), int(days[k])
+            day_arr, mask_arr = (own_day, own_mask) if own[k] else (oth_day, oth_mask)
+            if day_k > day_arr[p]:
+                day_arr[p], mask_arr[p] = day_k, 0
+            mask_arr[p] |= int(bits[k])
+            touched.add(p)
+        for p in touched:
+            if own_day[p] != _NEVER and own_day[p] >= oth_day[p]:
+                status[p] = _side_of(int(own_mask[p]))
+            else:
+                status[p] = _side_of(int(oth_mask[p]))
+        dates.append(dt.date.fromordinal(int(days[start])))
+        rows.append(status.copy())
+        start = end
+    table = np.vstack(rows) if rows else np.zeros((0, len(place_ids)), dtype=np.int8)
+    return StatusTable(view, tuple(dates), table.astype(np.int8), cell_place, baseline, place_ids)
+
+
+def _region_mask(cells: gpd.GeoDataFrame, within: str | None) -> NDArray[np.bool_]:
+    if within is None:
+        return np.ones(len(cells), dtype=bool)
+    mask = (cells["region_id"] == within).to_numpy()
+    if not mask.any():
+        msg = f"no ground in region {within!r}"
+        raise InputError(msg)
+    return mask
+
+
+def _to_frame(rows: list[dict[str, object]], cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    gdf = gpd.GeoDataFrame(rows, geometry="geometry", crs=cells.crs)
+    if len(gdf):
+        gdf["area_km2"] = gdf["area_km2"].astype(float).round(3)
+        gdf["area_mi2"] = (gdf["area_km2"] * settings.SQ_MILES_PER_KM2).round(3)
+    return gdf.to_crs(settings.GEO_CRS)
+
+
+def side_areas(
+    table: StatusTable, cells: gpd.GeoDataFrame, day: dt.date, within: str | None = None
+) -> dict[str, float]:
+    """Area held by each side on a date, in km².
+
+    Parameters
+    ----------
+    table : StatusTable
+        The view's status table.
+    cells : geopandas.GeoDataFrame
+        The cells the table was computed on.
+    day : datetime.date
+        The date.
+    within : str, optional
+        Restrict to one region (ISO 3166-2 id).
+
+    Returns
+    -------
+    dict of str to float
+        ``{"UA": km², "RU": km², "contested": km²}``.
+    """
+    mask = _region_mask(cells, within)
+    status = table.cell_status(day)
+    weights = np.where(mask, cells["area_km2"].to_numpy(), 0.0)
+    sums = np.bincount(status, weights=weights, minlength=len(settings.SIDES))
+    return {side: float(sums[i]) for i, side in enumerate(settings.SIDES)}
+
+
+def polygons_on(
+    table: StatusTable, cells: gpd.GeoDataFrame, day: dt.date, within: str | None = None
+) -> gpd.GeoDataFrame:
+    """The ground held by each side on a date, one (multi)polygon per side.
+
+    Parameters
+    ----------
+    table : StatusTable
+        The view's status table.
+    cells : geopandas.GeoDataFrame
+        The cells the table was computed on.
+    day : datetime.date
+        The date.
+    within : str, optional
+        Restrict to one region (ISO 3166-2 id).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``view``, ``date``, ``side``, ``area_km2``, ``area_mi2``, ``cells``,
+        ``geometry`` (EPSG:4326); a side holding nothing has an empty geometry.
+    """
+    mask = _region_mask(cells, within)
+    status = table.cell_status(day)
+    rows: list[dict[str, object]] = []
+    for side, code in SIDE_CODES.items():
+        sel = mask & (status == code)
+        rows.append({
+            "view": table.view.label, "date": day.isoformat(), "side": side,
+            "area_km2": float(cells["area_km2"].to_numpy()[sel].sum()),
+            "cells": int(sel.sum()), "geometry": dissolve_cells(cells, sel),
+        })
+    return _to_frame(rows, cells)
+
+
+def change_between(
+    table: StatusTable,
+    cells: gpd.GeoDataFrame,
+    since: dt.date,
+    day: dt.date,
+    within: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Ground each side gained and lost between two dates.
+
+    Parameters
+    ----------
+    table : StatusTable
+        The view's status table.
+    cells : geopandas.GeoDataFrame
+        The cells the table was computed on.
+    since, day : datetime.date
+        Earlier and later date (``since <= day``).
+    within : str, optional
+        Restrict to one region (ISO 3166-2 id).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per side and change (``gained``/``lost``) with ``area_km2``,
+        ``area_mi2`` and ``geometry`` (EPSG:4326).
+
+    Raises
+    ------
+    InputError
+        When ``since`` is after ``day``.
+    """
+    if since > day:
+        msg = f"bad date range: since {since.isoformat()} is after {day.isoformat()}"
+        raise InputError(msg)
+    mask = _region_mask(cells, within)
+    before, after = table.cell_status(since), table.cell_status(day)
+    area = cells["area_km2"].to_numpy()
+    rows: list[dict[str, object]] = []
+    for side, code in SIDE_CODES.items():
+        for change, sel in (("gained", (after == code) & (before != code)),
+                            ("lost", (before == code) & (after != code))):
+            sel = sel & mask
+            rows.append({
+                "view": table.view.label, "since": since.isoformat(), "date": day.isoformat(),
+                "side": side, "change": change, "area_km2": float(area[sel].sum()),
+                "cells": int(sel.sum()), "geometry": dissolve_cells(cells, sel),
+            })
+    return _to_frame(rows, cells)
+
+
+def disagreement(
+    table_a: StatusTable,
+    table_b: StatusTable,
+    cells: gpd.GeoDataFrame,
+    day: dt.date,
+    within: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Where two views disagree on a date, grouped by what each says.
+
+    Parameters
+    ----------
+    table_a, table_b : StatusTable
+        The two views' tables, computed on the same cells.
+    cells : geopandas.GeoDataFrame
+        The cells.
+    day : datetime.date
+        The date.
+    within : str, optional
+        Restrict to one region (ISO 3166-2 id).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per pair of differing sides with ``view_a``, ``view_b``, ``side_a``,
+        ``side_b``, ``area_km2``, ``area_mi2``, ``geometry`` (EPSG:4326); no rows when
+        the views agree everywhere.
+    """
+    mask = _region_mask(cells, within)
+    a, b = table_a.cell_status(day), table_b.cell_status(day)
+    area = cells["area_km2"].to_numpy()
+    rows: list[dict[str, object]] = []
+    for side_a, ca in SIDE_CODES.items():
+        for side_b, cb in SIDE_CODES.items():
+            sel = mask & (a == ca) & (b == cb)
+            if ca == cb or not sel.any():
+                continue
+            rows.append({
+                "view_a": table_a.view.label, "view_b": table_b.view.label,
+                "date": day.isoformat(), "side_a": side_a, "side_b": side_b,
+                "area_km2": float(area[sel].sum()), "cells": int(sel.sum()),
+                "geometry": dissolve_cells(cells, sel),
+            })
+    if not rows:
+        empty = gpd.GeoDataFrame(
+            columns=["view_a", "view_b", "date", "side_a", "side_b", "area_km2", "area_mi2",
+                     "cells", "geometry"], geometry="geometry", crs=settings.GEO_CRS)
+        return empty
+    return _to_frame(rows, cells)
+
+
+def area_series(
+    table: StatusTable,
+    cells: gpd.GeoDataFrame,
+    side: str,
+    within: str | None = None,
+    dates: Iterable[dt.date] | None = None,
+) -> pd.DataFrame:
+    """Area held by a side at every change date of the view (or at given dates).
+
+    Parameters
+    ----------
+    table : StatusTable
+        The view's status table.
+    cells : geopandas.GeoDataFrame
+        The cells the table was computed on.
+    side : str
+        ``UA``, ``RU`` or ``contested``.
+    within : str, optional
+        Restrict to one region (ISO 3166-2 id).
+    dates : iterable of datetime.date, optional
+        Dates to report; default: the day before the first change, then every change date.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``date`` (ISO string), ``area_km2``, ``area_mi2``, ``change_km2``.
+
+    Raises
+    ------
+    InputError
+        When ``side`` is not a known side.
+    """
+    if side not in SIDE_CODES:
+        msg = f"unknown side {side!r}; expected UA, RU or contested"
+        raise InputError(msg)
+    code = SIDE_CODES[side]
+    mask = _region_mask(cells, within)
+    area = np.where(mask, cells["area_km2"].to_numpy(), 0.0)
+    has_place = table.cell_place >= 0
+    open_area = float(area[~has_place & (table.baseline == code)].sum())
+    place_area = np.bincount(table.cell_place[has_place], weights=area[has_place],
+                             minlength=len(table.place_ids))
+    if dates is None:
+        first = [table.dates[0] - dt.timedelta(days=1)] if table.dates else []
+        days = first + list(table.dates)
+    else:
+        days = sorted(dates)
+    values = []
+    for day in days:
+        row = table.row_on(day)
+        if row < 0:
+            place_base = np.zeros(len(table.place_ids), dtype=np.int8)
+            place_base[table.cell_place[has_place]] = table.baseline[has_place]
+            held = place_base == code
+        else:
+            held = table.place_status[row] == code
+        values.append(open_area + float(place_area[held].sum()))
+    km2 = np.round(np.array(values, dtype=float), 3)
+    return pd.DataFrame({
+        "date": [d.isoformat() for d in days],
+        "area_km2": km2,
+        "area_mi2": np.round(km2 * settings.SQ_MILES_PER_KM2, 3),
+        "change_km2": np.round(np.diff(km2, prepend=km2[:1]), 3),
+    })
+
+
+def empty_geometry() -> shapely.Geometry:
+    """An empty polygon, for sides that hold nothing.
+
+    Returns
+    -------
+    shapely.Geometry
+        ``POLYGON EMPTY``.
+    """
+    return shapely.Polygon()

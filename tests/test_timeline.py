@@ -1,0 +1,152 @@
+"""View rules, areas, change and disagreement on the tiny hand-built theatre."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from pipeline.build import Theatre
+from pipeline.errors import InputError
+from pipeline.timeline import (
+    area_series,
+    change_between,
+    disagreement,
+    parse_view,
+    polygons_on,
+    side_areas,
+)
+
+D = dt.date.fromisoformat
+KURSK = "RU-KRS"
+
+
+def _cell_area(t: Theatre, place_id: str) -> float:
+    return float(t.cells.loc[t.cells["place_id"] == place_id, "area_km2"].sum())
+
+
+def _side_of(t: Theatre, view: str, place_id: str, day: str) -> str:
+    status = t.table(view).cell_status(D(day))
+    codes = {int(s) for s in status[(t.cells["place_id"] == place_id).to_numpy()]}
+    assert len(codes) == 1
+    return ("UA", "RU", "contested")[codes.pop()]
+
+
+@pytest.mark.parametrize("view", ["ua-gs", "ru-mod", "isw", "consolidated"])
+def test_before_any_claim_every_cell_has_its_countrys_side(tiny_theatre: Theatre, view: str) -> None:
+    areas = side_areas(tiny_theatre.table(view), tiny_theatre.cells, D("2024-08-01"), KURSK)
+    assert areas["UA"] == 0
+    assert areas["contested"] == 0
+    assert areas["RU"] == pytest.approx(tiny_theatre.cells.query("region_id == @KURSK")["area_km2"].sum())
+
+
+def test_claim_moves_the_settlements_cell(tiny_theatre: Theatre) -> None:
+    t = tiny_theatre
+    assert _side_of(t, "ua-gs", "gn-1", "2024-08-14") == "RU"
+    assert _side_of(t, "ua-gs", "gn-1", "2024-08-15") == "UA"
+    ua = side_areas(t.table("ua-gs"), t.cells, D("2024-08-25"), KURSK)["UA"]
+    assert ua == pytest.approx(_cell_area(t, "gn-1") + _cell_area(t, "cur-gornal"))
+
+
+def test_stale_claim_is_overridden_by_a_newer_claim_of_another_claimant(tiny_theatre: Theatre) -> None:
+    # ua-gs claimed Sudzha in Aug 2024 and never said it lost it; ru-mod's March 2025
+    # claim is newer, so ua-gs's own view shows Sudzha lost by April 2025.
+    t = tiny_theatre
+    assert _side_of(t, "ua-gs", "gn-1", "2025-03-12") == "UA"
+    assert _side_of(t, "ua-gs", "gn-1", "2025-04-20") == "RU"
+
+
+def test_own_claim_wins_over_older_claims_of_others(tiny_theatre: Theatre) -> None:
+    # ru-mod says Korenevo RU on the same day isw says contested: ru-mod's view keeps
+    # its own word, isw's keeps its own.
+    t = tiny_theatre
+    assert _side_of(t, "ru-mod", "gn-2", "2024-08-21") == "RU"
+    assert _side_of(t, "isw", "gn-2", "2024-08-21") == "contested"
+
+
+def test_consolidated_view_makes_same_day_disagreement_contested(tiny_theatre: Theatre) -> None:
+    t = tiny_theatre
+    assert _side_of(t, "consolidated", "gn-2", "2024-08-21") == "contested"
+    assert _side_of(t, "consolidated:ru-mod", "gn-2", "2024-08-21") == "RU"
+
+
+def test_denial_makes_the_disputed_place_contested_in_the_deniers_view(tiny_theatre: Theatre) -> None:
+    t = tiny_theatre
+    assert _side_of(t, "ru-mod", "cur-gornal", "2025-04-27") == "RU"
+    assert _side_of(t, "ua-gs", "cur-gornal", "2025-04-27") == "contested"
+    ru = side_areas(t.table("ru-mod"), t.cells, D("2025-04-27"), KURSK)
+    ua = side_areas(t.table("ua-gs"), t.cells, D("2025-04-27"), KURSK)
+    assert ru["UA"] == 0 and ru["contested"] == 0
+    assert ua["UA"] + ua["contested"] > 0
+
+
+@pytest.mark.parametrize("day", ["2024-08-01", "2024-08-20", "2025-03-13", "2025-04-27"])
+@pytest.mark.parametrize("view", ["ua-gs", "ru-mod", "consolidated"])
+def test_sides_add_up_to_the_theatre(tiny_theatre: Theatre, view: str, day: str) -> None:
+    areas = side_areas(tiny_theatre.table(view), tiny_theatre.cells, D(day))
+    # Cells are cut on a 1 m grid, so the sum may differ from the raw regions by rounding.
+    assert sum(areas.values()) == pytest.approx(tiny_theatre.regions["area_km2"].sum(), rel=1e-5)
+
+
+def test_polygons_match_their_areas(tiny_theatre: Theatre) -> None:
+    t = tiny_theatre
+    held = polygons_on(t.table("ua-gs"), t.cells, D("2024-08-25"), KURSK)
+    assert list(held["side"]) == ["UA", "RU", "contested"]
+    assert held.crs.to_epsg() == 4326
+    ua = held.iloc[0]
+    assert ua["area_km2"] == pytest.approx(held.to_crs(t.cells.crs).area.iloc[0] / 1e6, rel=1e-3)
+    assert ua["area_mi2"] == pytest.approx(ua["area_km2"] / 2.589988, rel=1e-4)
+    # Korenevo: ru-mod says RU and isw says contested on the same day; ua-gs has no word.
+    contested = held.iloc[2]
+    assert contested["area_km2"] == pytest.approx(_cell_area(t, "gn-2"), rel=1e-3)
+    assert polygons_on(t.table("ua-gs"), t.cells, D("2024-08-01")).iloc[2].geometry.is_empty
+
+
+def test_change_between_reports_gains_and_losses(tiny_theatre: Theatre) -> None:
+    t = tiny_theatre
+    change = change_between(t.table("ua-gs"), t.cells, D("2024-08-25"), D("2025-03-20"))
+    by = {(r.side, r.change): r.area_km2 for r in change.itertuples()}
+    sudzha = _cell_area(t, "gn-1")
+    assert by[("UA", "lost")] == pytest.approx(sudzha, rel=1e-3)
+    assert by[("RU", "gained")] == pytest.approx(sudzha, rel=1e-3)
+    assert by[("UA", "gained")] == 0
+
+
+def test_change_between_refuses_reversed_dates(tiny_theatre: Theatre) -> None:
+    with pytest.raises(InputError, match="2025-01-01"):
+        change_between(tiny_theatre.table("ua-gs"), tiny_theatre.cells, D("2025-01-01"), D("2024-01-01"))
+
+
+def test_disagreement_finds_where_two_views_differ(tiny_theatre: Theatre) -> None:
+    t = tiny_theatre
+    diff = disagreement(t.table("ua-gs"), t.table("ru-mod"), t.cells, D("2025-04-27"))
+    assert len(diff) == 1
+    row = diff.iloc[0]
+    assert (row["side_a"], row["side_b"]) == ("contested", "RU")
+    # Gornal (ua-gs denies ru-mod's claim) and Korenevo (ua-gs takes the mixed word of
+    # ru-mod and isw as contested; ru-mod keeps its own).
+    expected = _cell_area(t, "cur-gornal") + _cell_area(t, "gn-2")
+    assert row["area_km2"] == pytest.approx(expected, rel=1e-3)
+    same = disagreement(t.table("ua-gs"), t.table("ua-gs"), t.cells, D("2025-04-27"))
+    assert len(same) == 0
+
+
+def test_area_series_rises_and_falls(tiny_theatre: Theatre) -> None:
+    t = tiny_theatre
+    series = area_series(t.table("ua-gs"), t.cells, "UA", KURSK)
+    assert series["area_km2"].iloc[0] == 0
+    peak = series["area_km2"].idxmax()
+    assert series["date"].iloc[peak] == "2024-08-20"
+    assert series["area_km2"].iloc[-1] == 0
+    assert series["change_km2"].sum() == pytest.approx(0, abs=1e-6)
+
+
+@pytest.mark.parametrize("spec", ["nobody", "consolidated:nobody", "consolidated:"])
+def test_parse_view_names_the_unknown_claimant(spec: str) -> None:
+    with pytest.raises(InputError, match="nobody|consolidated"):
+        parse_view(spec, ["ru-mod", "ua-gs"])
+
+
+def test_area_series_refuses_unknown_side(tiny_theatre: Theatre) -> None:
+    with pytest.raises(InputError, match="'blue'"):
+        area_series(tiny_theatre.table("ua-gs"), tiny_theatre.cells, "blue")
