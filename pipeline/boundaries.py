@@ -18,8 +18,15 @@ from pipeline import settings
 from pipeline.errors import CRSError, DataError
 
 REGION_COLUMNS = (
-    "region_id", "name_en", "name_ru", "name_uk", "country", "geonames_admin1",
-    "official_area_km2", "source", "licence",
+    "region_id",
+    "name_en",
+    "name_ru",
+    "name_uk",
+    "country",
+    "geonames_admin1",
+    "official_area_km2",
+    "source",
+    "licence",
 )
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 import pipeline
 from pipeline import boundaries, claims, places, settings, territory, timeline
+from pipeline.claims import Claimant
 from pipeline.places import Gazetteer
 from pipeline.timeline import StatusTable, View
 
@@ -97,7 +98,7 @@ class Theatre:
     cells: gpd.GeoDataFrame
     claims: pd.DataFrame
     events: pd.DataFrame
-    claimants: dict[str, claims.Claimant]
+    claimants: dict[str, Claimant]
     _tables: dict[View, StatusTable] = field(default_factory=dict, repr=False)
 
     @property

@@ -14,6 +14,9 @@ Kinds of claim:
 ``denial``
     Claimant rejects the claims listed in ``disputes`` (``;``-separated claim ids); in the
     claimant's own view each disputed place becomes ``contested`` from the denial's date.
+``statement``
+    A claim about a region that names no settlement ("our troops operate in Belgorod
+    region"): kept in the ledger and shown with the evidence, never drawn.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 
@@ -30,12 +34,28 @@ from pipeline.errors import AmbiguousPlaceError, DataError, PlaceNotFoundError
 from pipeline.places import Gazetteer, gazetteer
 
 CLAIM_COLUMNS = (
-    "claim_id", "date", "date_certain", "claimant", "kind", "side", "place", "region",
-    "area_km2", "settlements", "disputes", "publisher", "source_date", "title", "url",
-    "quote", "paraphrase", "confidence", "note",
+    "claim_id",
+    "date",
+    "date_certain",
+    "claimant",
+    "kind",
+    "side",
+    "place",
+    "region",
+    "area_km2",
+    "settlements",
+    "disputes",
+    "publisher",
+    "source_date",
+    "title",
+    "url",
+    "quote",
+    "paraphrase",
+    "confidence",
+    "note",
 )
 CLAIMANT_COLUMNS = ("claimant_id", "name", "description", "affiliation", "licence")
-KINDS = ("control", "area", "denial")
+KINDS = ("control", "area", "denial", "statement")
 CONFIDENCES = ("high", "medium", "low")
 
 
@@ -119,6 +139,31 @@ def parse_date(value: str, what: str = "date") -> dt.date:
         raise ValueError(msg) from e
 
 
+@dataclass(frozen=True)
+class _Row:
+    """One claims row, every field as text."""
+
+    claim_id: str
+    date: str
+    date_certain: str
+    claimant: str
+    kind: str
+    side: str
+    place: str
+    region: str
+    area_km2: str
+    settlements: str
+    disputes: str
+    publisher: str
+    source_date: str
+    title: str
+    url: str
+    quote: str
+    paraphrase: str
+    confidence: str
+    note: str
+
+
 def _resolve_place(gaz: Gazetteer, place: str, region: str, kind: str) -> tuple[str, str]:
     """Return (place_id, error message or '')."""
     if place in gaz:  # an explicit place id (gn-…, cur-…, RU-KRS …)
@@ -172,13 +217,15 @@ def validate_claims(
     if missing:
         raise DataError(source, [f"missing column {c!r}" for c in missing])
     today = today or dt.date.today()
-    df = raw.fillna("").astype(str).copy()
+    df = raw.fillna("").astype(str)[list(CLAIM_COLUMNS)].copy()
     problems: list[str] = []
     ids = set(df["claim_id"])
     dates: list[dt.date | None] = []
     place_ids: list[str] = []
     region_ids: list[str] = []
-    for i, row in enumerate(df.itertuples(index=False), start=2):
+    records = cast("list[dict[str, str]]", df.to_dict("records"))
+    for i, rec in enumerate(records, start=2):
+        row = _Row(**rec)
         where = f"line {i} ({row.claim_id or 'no id'})"
         if not row.claim_id:
             problems.append(f"{where}: empty claim_id")
@@ -192,8 +239,7 @@ def validate_claims(
             dates.append(None)
         if row.claimant not in known_claimants:
             problems.append(
-                f"{where}: unknown claimant {row.claimant!r}; known: "
-                + ", ".join(known_claimants)
+                f"{where}: unknown claimant {row.claimant!r}; known: " + ", ".join(known_claimants)
             )
         if row.kind not in KINDS:
             problems.append(f"{where}: unknown kind {row.kind!r}; expected one of {KINDS}")
@@ -226,7 +272,9 @@ def validate_claims(
         if row.kind == "denial" and not disputes:
             problems.append(f"{where}: a denial needs the claim ids it disputes")
         problems += [
-            f"{where}: disputes unknown claim {d.strip()!r}" for d in disputes if d.strip() not in ids
+            f"{where}: disputes unknown claim {d.strip()!r}"
+            for d in disputes
+            if d.strip() not in ids
         ]
         pid, err = _resolve_place(gaz, row.place, row.region, row.kind)
         if err:
@@ -244,9 +292,7 @@ def validate_claims(
     out["region_id"] = region_ids
     out["area_km2"] = pd.to_numeric(df["area_km2"].replace("", None))
     out["settlements"] = pd.to_numeric(df["settlements"].replace("", None))
-    out["disputes"] = [
-        tuple(d.strip() for d in v.split(";") if d.strip()) for v in df["disputes"]
-    ]
+    out["disputes"] = [tuple(d.strip() for d in v.split(";") if d.strip()) for v in df["disputes"]]
     return out.sort_values(["date", "claim_id"], kind="stable").reset_index(drop=True)
 
 

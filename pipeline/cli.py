@@ -66,8 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m pipeline",
         description="Frontline: dated, attributed claims of control turned into maps.",
     )
-    parser.add_argument("--data", type=Path, default=settings.DATA_DIR,
-                        help="theatre data folder (default: %(default)s)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=settings.DATA_DIR,
+        help="theatre data folder (default: %(default)s)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("build", help="(re)derive everything and print a summary")
@@ -93,8 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(data_dir: Path, show_progress: bool) -> Theatre:
-    bar = tqdm(total=8, desc="build", unit="step", file=sys.stderr,
-               disable=not show_progress or not sys.stderr.isatty(), leave=False)
+    bar = tqdm(
+        total=8,
+        desc="build",
+        unit="step",
+        file=sys.stderr,
+        disable=not show_progress or not sys.stderr.isatty(),
+        leave=False,
+    )
 
     def step(label: str) -> None:
         bar.set_postfix_str(label)
@@ -127,23 +137,38 @@ def cmd_build(theatre: Theatre, out: TextIO) -> int:
     mapped = ledger["place_id"].isin(set(cells["place_id"].dropna()))
     print(f"theatre: {len(regions)} regions, {regions['area_km2'].sum():,.0f} km²", file=out)
     for r in regions.itertuples(index=False):
-        print(f"  {r.region_id:7} {r.name_en:18} {r.area_km2:9,.0f} km² "
-              f"(official {float(r.official_area_km2):,.0f})", file=out)
-    print(f"places: {len(pl)} settlements ({int((~is_curated).sum())} GeoNames, "
-          f"{int(is_curated.sum())} curated); located {int(pl['located'].sum())}, "
-          f"unverified {int((pl['located'] & ~pl['verified']).sum())}, "
-          f"unlocated {int((~pl['located']).sum())}", file=out)
+        print(
+            f"  {r.region_id:7} {r.name_en:18} {r.area_km2:9,.0f} km² "
+            f"(official {float(r.official_area_km2):,.0f})",
+            file=out,
+        )
+    print(
+        f"places: {len(pl)} settlements ({int((~is_curated).sum())} GeoNames, "
+        f"{int(is_curated.sum())} curated); located {int(pl['located'].sum())}, "
+        f"unverified {int((pl['located'] & ~pl['verified']).sum())}, "
+        f"unlocated {int((~pl['located']).sum())}",
+        file=out,
+    )
     n_open = int(cells["place_id"].isna().sum())
-    print(f"cells: {len(cells) - n_open} settlement pieces, {n_open} open-ground pieces, "
-          f"radius {settings.CELL_MAX_RADIUS_M / 1000:g} km", file=out)
+    print(
+        f"cells: {len(cells) - n_open} settlement pieces, {n_open} open-ground pieces, "
+        f"radius {settings.CELL_MAX_RADIUS_M / 1000:g} km",
+        file=out,
+    )
     kinds = ledger["kind"].value_counts().to_dict()
-    print(f"claims: {len(ledger)} from {first} to {last} "
-          + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())), file=out)
+    print(
+        f"claims: {len(ledger)} from {first} to {last} "
+        + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())),
+        file=out,
+    )
     for claimant, n in ledger["claimant"].value_counts().sort_index().items():
         print(f"  {claimant:10} {n}", file=out)
     control = ledger["kind"] == "control"
-    print(f"control claims on the map: {int((control & mapped).sum())}; "
-          f"at unlocated places: {int((control & ~mapped).sum())}", file=out)
+    print(
+        f"control claims on the map: {int((control & mapped).sum())}; "
+        f"at unlocated places: {int((control & ~mapped).sum())}",
+        file=out,
+    )
     print(f"fingerprint: {theatre.fingerprint}", file=out)
     return 0
 
@@ -204,8 +229,9 @@ def cmd_area(theatre: Theatre, args: argparse.Namespace, out: TextIO) -> int:
     where = within or "whole theatre"
     print(f"view {view.label}, {args.on.isoformat()}, {where}", file=out)
     for side, km2 in areas.items():
-        print(f"  {side:9} {km2:12,.1f} km²  {km2 * settings.SQ_MILES_PER_KM2:10,.1f} mi²",
-              file=out)
+        print(
+            f"  {side:9} {km2:12,.1f} km²  {km2 * settings.SQ_MILES_PER_KM2:10,.1f} mi²", file=out
+        )
     print(f"{areas[args.side]:.1f}", file=out)
     return 0
 
@@ -260,7 +286,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     args = build_parser().parse_args(argv)
     commands: dict[str, Any] = {
-        "geocode": cmd_geocode, "area": cmd_area, "timeline": cmd_timeline,
+        "geocode": cmd_geocode,
+        "area": cmd_area,
+        "timeline": cmd_timeline,
     }
     try:
         theatre = _load(args.data, show_progress=args.command == "build")

@@ -27,13 +27,20 @@ class PlaceNotFoundError(FrontlineError, LookupError):
         The name as given.
     suggestions : sequence of str
         Closest known names, best first (may be empty).
+    region : str, optional
+        The region context the name was looked up in.
     """
 
-    def __init__(self, name: str, suggestions: Sequence[str] = ()) -> None:
+    def __init__(
+        self, name: str, suggestions: Sequence[str] = (), region: str | None = None
+    ) -> None:
         self.name = name
         self.suggestions = list(suggestions)
-        hint = f"; closest: {', '.join(self.suggestions)}" if self.suggestions else ""
-        super().__init__(f"unknown place {name!r}{hint}")
+        self.region = region
+        where = f" in region {region!r}" if region else ""
+        label = "found elsewhere" if region else "closest"
+        hint = f"; {label}: {', '.join(self.suggestions)}" if self.suggestions else ""
+        super().__init__(f"unknown place {name!r}{where}{hint}")
 
 
 class AmbiguousPlaceError(FrontlineError, LookupError):

@@ -27,7 +27,7 @@ def _clean(value: object) -> object:
     if value is None:
         return None
     try:
-        if value != value:  # NaN  # noqa: PLR0124
+        if value != value:  # NaN
             return None
     except (TypeError, ValueError):
         return None
@@ -41,14 +41,23 @@ def _settlement_feature(
 ) -> Feature:
     row = theatre.places.loc[theatre.places["place_id"] == cand.place_id].iloc[0]
     props: dict[str, Any] = {
-        "place_id": cand.place_id, "name": row["name"], "kind": "settlement",
-        "region_id": row["region_id"], "country": row["country"],
-        "located": bool(row["located"]), "verified": bool(row["verified"]),
-        "precision_m": _clean(row["precision_m"]), "population": _clean(row["population"]),
-        "geonameid": _clean(row["geonameid"]), "names": list(row["names"]),
-        "source": row["source"], "source_url": row["source_url"] or None,
-        "licence": row["licence"], "note": row["note"] or None,
-        "score": cand.score, "matched": cand.matched,
+        "place_id": cand.place_id,
+        "name": row["name"],
+        "kind": "settlement",
+        "region_id": row["region_id"],
+        "country": row["country"],
+        "located": bool(row["located"]),
+        "verified": bool(row["verified"]),
+        "precision_m": _clean(row["precision_m"]),
+        "population": _clean(row["population"]),
+        "geonameid": _clean(row["geonameid"]),
+        "names": list(row["names"]),
+        "source": row["source"],
+        "source_url": row["source_url"] or None,
+        "licence": row["licence"],
+        "note": row["note"] or None,
+        "score": cand.score,
+        "matched": cand.matched,
     }
     if on is not None:
         view = theatre.view(claimant or "consolidated")
@@ -56,17 +65,27 @@ def _settlement_feature(
         cells = theatre.cells["place_id"] == cand.place_id
         status = table.cell_status(on)[cells.to_numpy()]
         sides = {settings.SIDES[int(s)] for s in status}
-        props.update({
-            "view": view.label, "date": on.isoformat(),
-            "side": sides.pop() if len(sides) == 1 else ("unmapped" if not sides else "mixed"),
-        })
+        props.update(
+            {
+                "view": view.label,
+                "date": on.isoformat(),
+                "side": sides.pop() if len(sides) == 1 else ("unmapped" if not sides else "mixed"),
+            }
+        )
         ledger = theatre.claims
         about = ledger[(ledger["place_id"] == cand.place_id) & (ledger["date"] <= on)]
         props["claims"] = [
-            {"claim_id": r.claim_id, "date": r.date.isoformat(), "claimant": r.claimant,
-             "side": r.side, "publisher": r.publisher, "title": r.title,
-             "url": r.url or None, "confidence": r.confidence}
-            for r in about.itertuples(index=False)
+            {
+                "claim_id": r["claim_id"],
+                "date": r["date"].isoformat(),
+                "claimant": r["claimant"],
+                "side": r["side"],
+                "publisher": r["publisher"],
+                "title": r["title"],
+                "url": r["url"] or None,
+                "confidence": r["confidence"],
+            }
+            for r in about.to_dict("records")
         ]
     geometry = mapping(row.geometry) if bool(row["located"]) else None
     return {"type": "Feature", "geometry": geometry, "properties": props}
@@ -76,12 +95,18 @@ def _region_feature(theatre: Theatre, region_id: str) -> Feature:
     row = theatre.regions.loc[theatre.regions["region_id"] == region_id].iloc[0]
     area = float(row["area_km2"])
     props = {
-        "place_id": region_id, "region_id": region_id, "kind": "region",
-        "name": row["name_en"], "name_ru": row["name_ru"], "name_uk": row["name_uk"],
-        "country": row["country"], "area_km2": round(area, 1),
+        "place_id": region_id,
+        "region_id": region_id,
+        "kind": "region",
+        "name": row["name_en"],
+        "name_ru": row["name_ru"],
+        "name_uk": row["name_uk"],
+        "country": row["country"],
+        "area_km2": round(area, 1),
         "area_mi2": round(area * settings.SQ_MILES_PER_KM2, 1),
         "official_area_km2": _clean(row["official_area_km2"]),
-        "source": row["source"], "licence": row["licence"],
+        "source": row["source"],
+        "licence": row["licence"],
     }
     return {"type": "Feature", "geometry": mapping(row.geometry), "properties": props}
 
@@ -96,19 +121,25 @@ def _salient_features(
     for side in ("UA", "contested"):
         row = held.iloc[SIDE_CODES[side]]
         geom = row.geometry
-        features.append({
-            "type": "Feature",
-            "geometry": None if geom is None or geom.is_empty else mapping(geom),
-            "properties": {
-                "kind": "salient" if side == "UA" else "salient-contested",
-                "region_id": region_id, "side": side, "view": view.label,
-                "date": day.isoformat(), "area_km2": round(float(row["area_km2"]), 1),
-                "area_mi2": round(float(row["area_mi2"]), 1), "cells": int(row["cells"]),
-                "method": "union of settlement cells whose settlement the view gives to "
-                          f"{side} (cells: Voronoi, max radius "
-                          f"{settings.CELL_MAX_RADIUS_M / 1000:g} km)",
-            },
-        })
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": None if geom is None or geom.is_empty else mapping(geom),
+                "properties": {
+                    "kind": "salient" if side == "UA" else "salient-contested",
+                    "region_id": region_id,
+                    "side": side,
+                    "view": view.label,
+                    "date": day.isoformat(),
+                    "area_km2": round(float(row["area_km2"]), 1),
+                    "area_mi2": round(float(row["area_mi2"]), 1),
+                    "cells": int(row["cells"]),
+                    "method": "union of settlement cells whose settlement the view gives to "
+                    f"{side} (cells: Voronoi, max radius "
+                    f"{settings.CELL_MAX_RADIUS_M / 1000:g} km)",
+                },
+            }
+        )
     return features
 
 
@@ -117,9 +148,15 @@ def _candidate_feature(theatre: Theatre, rank: int, cand: Candidate) -> Feature:
     return {
         "type": "Feature",
         "geometry": None if point is None else mapping(shapely.Point(point)),
-        "properties": {"rank": rank, "place_id": cand.place_id, "name": cand.name,
-                       "kind": cand.kind, "region_id": cand.region_id, "score": cand.score,
-                       "matched": cand.matched},
+        "properties": {
+            "rank": rank,
+            "place_id": cand.place_id,
+            "name": cand.name,
+            "kind": cand.kind,
+            "region_id": cand.region_id,
+            "score": cand.score,
+            "matched": cand.matched,
+        },
     }
 
 

@@ -34,12 +34,39 @@ from pipeline._names import (
 from pipeline.errors import AmbiguousPlaceError, DataError, PlaceNotFoundError
 
 PLACE_COLUMNS = (
-    "place_id", "name", "names", "kind", "country", "region_id", "precision_m", "verified",
-    "located", "population", "geonameid", "source", "source_url", "licence", "note",
+    "place_id",
+    "name",
+    "names",
+    "kind",
+    "country",
+    "region_id",
+    "precision_m",
+    "verified",
+    "located",
+    "population",
+    "geonameid",
+    "source",
+    "source_url",
+    "licence",
+    "note",
 )
 CURATED_COLUMNS = (
-    "place_id", "name", "name_ru", "name_uk", "alt_names", "country", "region", "district",
-    "lat", "lon", "precision_m", "verified", "source", "source_url", "licence", "note",
+    "place_id",
+    "name",
+    "name_ru",
+    "name_uk",
+    "alt_names",
+    "country",
+    "region",
+    "district",
+    "lat",
+    "lon",
+    "precision_m",
+    "verified",
+    "source",
+    "source_url",
+    "licence",
+    "note",
 )
 _TRUE = {"true", "1", "yes"}
 
@@ -112,8 +139,12 @@ def _curated_frame(path: Path, regions: gpd.GeoDataFrame) -> pd.DataFrame:
     if problems:
         raise DataError(str(path), problems)
     names = [
-        [r["name"], *([r["name_ru"]] if r["name_ru"] else []),
-         *([r["name_uk"]] if r["name_uk"] else []), *_split_names(r["alt_names"], ";")]
+        [
+            r["name"],
+            *([r["name_ru"]] if r["name_ru"] else []),
+            *([r["name_uk"]] if r["name_uk"] else []),
+            *_split_names(r["alt_names"], ";"),
+        ]
         for _, r in raw.iterrows()
     ]
     return pd.DataFrame(
@@ -138,6 +169,29 @@ def _curated_frame(path: Path, regions: gpd.GeoDataFrame) -> pd.DataFrame:
     )
 
 
+def _with_aliases(df: pd.DataFrame, path: Path) -> list[list[str]]:
+    """Add the sourced extra spellings of ``places_aliases.csv`` to each place's names."""
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    known = set(df["place_id"])
+    problems = [
+        f"line {i + 2}: unknown place_id {pid!r}"
+        for i, pid in enumerate(raw["place_id"])
+        if pid not in known
+    ]
+    problems += [
+        f"line {i + 2} ({pid}): no source"
+        for i, (pid, src) in enumerate(zip(raw["place_id"], raw["source"], strict=True))
+        if not src.strip()
+    ]
+    if problems:
+        raise DataError(str(path), problems)
+    extra = raw.groupby("place_id")["alias"].apply(list).to_dict()
+    return [
+        [*names, *extra.get(pid, [])]
+        for pid, names in zip(df["place_id"], df["names"], strict=True)
+    ]
+
+
 @lru_cache(maxsize=4)
 def places_gdf(data_dir: Path = settings.DATA_DIR) -> gpd.GeoDataFrame:
     """Every settlement of the theatre: the GeoNames extract plus the curated villages.
@@ -145,7 +199,8 @@ def places_gdf(data_dir: Path = settings.DATA_DIR) -> gpd.GeoDataFrame:
     Parameters
     ----------
     data_dir : pathlib.Path
-        Folder holding ``places_geonames.csv`` and ``places_curated.csv``.
+        Folder holding ``places_geonames.csv``, ``places_curated.csv`` and
+        ``places_aliases.csv`` (sourced extra spellings of GeoNames places).
 
     Returns
     -------
@@ -164,8 +219,14 @@ def places_gdf(data_dir: Path = settings.DATA_DIR) -> gpd.GeoDataFrame:
     if curated.exists():
         frames.append(_curated_frame(curated, regions))
     df = pd.concat(frames, ignore_index=True)
+    aliases = data_dir / "places_aliases.csv"
+    if aliases.exists():
+        df["names"] = _with_aliases(df, aliases)
     located = df["lat"].notna() & df["lon"].notna()
-    geometry = shapely.points(df["lon"].fillna(0).to_numpy(), df["lat"].fillna(0).to_numpy())
+    geometry = np.asarray(
+        shapely.points(df["lon"].fillna(0).to_numpy(), df["lat"].fillna(0).to_numpy()),
+        dtype=object,
+    )
     geometry[~located.to_numpy()] = None
     gdf = gpd.GeoDataFrame(df, geometry=geometry, crs=settings.GEO_CRS)
     gdf["located"] = located
@@ -457,6 +518,12 @@ class Gazetteer:
         """
         res = self.resolve(query, region)
         if not res.candidates:
+            context = res.parsed.context or region
+            if context:
+                elsewhere = self.resolve(res.parsed.name)
+                if elsewhere.candidates:
+                    found = [c.describe() for c in elsewhere.candidates[:5]]
+                    raise PlaceNotFoundError(res.parsed.name, found, region=context)
             raise PlaceNotFoundError(query, self.suggest(res.parsed.name or query))
         return res.best
 

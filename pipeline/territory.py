@@ -13,6 +13,8 @@ their vertices exactly and form a valid polygonal coverage (which is what lets
 
 from __future__ import annotations
 
+from typing import cast
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -35,9 +37,7 @@ def _voronoi_cells(points: NDArray[np.object_], extent: shapely.Polygon) -> NDAr
         return np.array([], dtype=object)
     if len(points) == 1:
         return np.array([extent], dtype=object)
-    regions = shapely.voronoi_polygons(
-        shapely.multipoints(points), extend_to=extent, ordered=True
-    )
+    regions = shapely.voronoi_polygons(shapely.multipoints(points), extend_to=extent, ordered=True)
     return np.asarray(shapely.get_parts(regions), dtype=object)
 
 
@@ -119,23 +119,29 @@ def cells_from_points(
     if len(point_geoms):
         nearest = shapely.STRtree(point_geoms).query_nearest(inside, all_matches=False)
         f_near, p_near = nearest
-        ok = (shapely.distance(inside[f_near], point_geoms[p_near]) <= max_radius_m) & (
-            located_in[p_near] == region_country[face_region[f_near]]
-        ) & (face_region[f_near] >= 0)
+        ok = (
+            (shapely.distance(inside[f_near], point_geoms[p_near]) <= max_radius_m)
+            & (located_in[p_near] == region_country[face_region[f_near]])
+            & (face_region[f_near] >= 0)
+        )
         owner[f_near[ok]] = p_near[ok]
 
     pieces: list[dict[str, object]] = []
     keep = face_region >= 0
-    groups = pd.DataFrame({"owner": owner[keep], "region": face_region[keep],
-                           "face": np.flatnonzero(keep)})
-    for (own, reg), grp in groups.groupby(["owner", "region"], sort=True):
+    groups = pd.DataFrame(
+        {"owner": owner[keep], "region": face_region[keep], "face": np.flatnonzero(keep)}
+    )
+    for key, grp in groups.groupby(["owner", "region"], sort=True):
+        own, reg = (int(k) for k in cast("tuple[int, int]", key))
         geom = shapely.coverage_union_all(faces[grp["face"].to_numpy()])
-        pieces.append({
-            "place_id": None if own < 0 else pts["place_id"].iloc[int(own)],
-            "region_id": regions_m["region_id"].iloc[int(reg)],
-            "country": region_country[int(reg)],
-            "geometry": geom,
-        })
+        pieces.append(
+            {
+                "place_id": None if own < 0 else pts["place_id"].iloc[own],
+                "region_id": regions_m["region_id"].iloc[reg],
+                "country": region_country[reg],
+                "geometry": geom,
+            }
+        )
     out = gpd.GeoDataFrame(pieces, geometry="geometry", crs=settings.EQUAL_AREA_CRS)
     out.insert(0, "cell_id", np.arange(len(out), dtype=np.int64))
     out["area_km2"] = out.geometry.area / 1e6
@@ -164,19 +170,3 @@ def dissolve_cells(cells: gpd.GeoDataFrame, mask: NDArray[np.bool_]) -> shapely.
     if len(geoms) == 0:
         return shapely.Polygon()
     return shapely.coverage_union_all(geoms)
-
-
-def cell_areas(cells: gpd.GeoDataFrame) -> pd.Series:
-    """Area of each cell in km², indexed like ``cells``.
-
-    Parameters
-    ----------
-    cells : geopandas.GeoDataFrame
-        Cells in the equal-area CRS.
-
-    Returns
-    -------
-    pandas.Series
-        Areas in km².
-    """
-    return cells["area_km2"]

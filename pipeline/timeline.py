@@ -26,11 +26,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from numpy.typing import NDArray
 
 from pipeline import settings
@@ -129,16 +130,17 @@ def map_events(claims: pd.DataFrame) -> pd.DataFrame:
         ``claim_id``, ``denial`` (bool), sorted by date.
     """
     control = claims[claims["kind"] == "control"]
-    rows = [
-        (r.date, r.place_id, r.claimant, r.side, r.claim_id, False)
-        for r in control.itertuples(index=False)
+    rows: list[tuple[Any, ...]] = [
+        (r["date"], r["place_id"], r["claimant"], r["side"], r["claim_id"], False)
+        for r in control.to_dict("records")
     ]
-    by_id = control.set_index("claim_id")
-    for r in claims[claims["kind"] == "denial"].itertuples(index=False):
-        for disputed in r.disputes:
-            if disputed in by_id.index:
-                rows.append((r.date, by_id.at[disputed, "place_id"], r.claimant,
-                             "contested", r.claim_id, True))
+    place_of = dict(zip(control["claim_id"], control["place_id"], strict=True))
+    for r in claims[claims["kind"] == "denial"].to_dict("records"):
+        rows += [
+            (r["date"], place_of[d], r["claimant"], "contested", r["claim_id"], True)
+            for d in r["disputes"]
+            if d in place_of
+        ]
     events = pd.DataFrame(
         rows, columns=["date", "place_id", "claimant", "side", "claim_id", "denial"]
     )
@@ -178,6 +180,18 @@ class StatusTable:
     baseline: NDArray[np.int8]
     place_ids: tuple[str, ...]
 
+    @cached_property
+    def _days(self) -> NDArray[np.datetime64]:
+        return np.array(self.dates, dtype="datetime64[D]")
+
+    @cached_property
+    def place_baseline(self) -> NDArray[np.int8]:
+        """Side of each settlement before any claim (its country's), ``int8 [n_places]``."""
+        base = np.zeros(len(self.place_ids), dtype=np.int8)
+        has_place = self.cell_place >= 0
+        base[self.cell_place[has_place]] = self.baseline[has_place]
+        return base
+
     def row_on(self, day: dt.date) -> int:
         """Index of the last change date on or before ``day``; -1 before the first.
 
@@ -191,8 +205,7 @@ class StatusTable:
         int
             Row of :attr:`place_status`, or -1.
         """
-        return int(np.searchsorted(np.array(self.dates, dtype="datetime64[D]"),
-                                   np.datetime64(day, "D"), side="right")) - 1
+        return int(np.searchsorted(self._days, np.datetime64(day, "D"), side="right")) - 1
 
     def cell_status(self, day: dt.date) -> NDArray[np.int8]:
         """Side code of every cell on a date.
@@ -239,12 +252,16 @@ def status_table(cells: gpd.GeoDataFrame, events: pd.DataFrame, view: View) -> S
     cell_place = np.array(
         [index[p] if isinstance(p, str) else -1 for p in cells["place_id"]], dtype=np.int64
     )
-    place_base = np.zeros(len(place_ids), dtype=np.int8)
-    place_base[cell_place[cell_place >= 0]] = baseline[cell_place >= 0]
+    empty = StatusTable(
+        view, (), np.zeros((0, len(place_ids)), np.int8), cell_place, baseline, place_ids
+    )
+    place_base = empty.place_baseline
 
     members = set(view.sources)
-    ev = events[events["place_id"].isin(index)
-                & (events["claimant"].isin(members) | (events["claimant"] == view.claimant))]
+    ev = events[
+        events["place_id"].isin(index)
+        & (events["claimant"].isin(members) | (events["claimant"] == view.claimant))
+    ]
     own_day = np.full(len(place_ids), _NEVER, dtype=np.int64)
     own_mask = np.zeros(len(place_ids), dtype=np.int64)
     oth_day = np.full(len(place_ids), _NEVER, dtype=np.int64)
@@ -277,14 +294,16 @@ def status_table(cells: gpd.GeoDataFrame, events: pd.DataFrame, view: View) -> S
         dates.append(dt.date.fromordinal(int(days[start])))
         rows.append(status.copy())
         start = end
-    table = np.vstack(rows) if rows else np.zeros((0, len(place_ids)), dtype=np.int8)
-    return StatusTable(view, tuple(dates), table.astype(np.int8), cell_place, baseline, place_ids)
+    if not rows:
+        return empty
+    table = np.vstack(rows).astype(np.int8)
+    return StatusTable(view, tuple(dates), table, cell_place, baseline, place_ids)
 
 
 def _region_mask(cells: gpd.GeoDataFrame, within: str | None) -> NDArray[np.bool_]:
     if within is None:
         return np.ones(len(cells), dtype=bool)
-    mask = (cells["region_id"] == within).to_numpy()
+    mask: NDArray[np.bool_] = (cells["region_id"] == within).to_numpy()
     if not mask.any():
         msg = f"no ground in region {within!r}"
         raise InputError(msg)
@@ -328,7 +347,12 @@ def side_areas(
 
 
 def polygons_on(
-    table: StatusTable, cells: gpd.GeoDataFrame, day: dt.date, within: str | None = None
+    table: StatusTable,
+    cells: gpd.GeoDataFrame,
+    day: dt.date,
+    within: str | None = None,
+    *,
+    beyond_border: bool = False,
 ) -> gpd.GeoDataFrame:
     """The ground held by each side on a date, one (multi)polygon per side.
 
@@ -342,6 +366,9 @@ def polygons_on(
         The date.
     within : str, optional
         Restrict to one region (ISO 3166-2 id).
+    beyond_border : bool, default False
+        Keep only ground a side holds outside its own country (and contested ground):
+        what a map draws over the countries. Much cheaper to dissolve.
 
     Returns
     -------
@@ -351,14 +378,21 @@ def polygons_on(
     """
     mask = _region_mask(cells, within)
     status = table.cell_status(day)
+    if beyond_border:
+        mask = mask & (status != table.baseline)
     rows: list[dict[str, object]] = []
     for side, code in SIDE_CODES.items():
         sel = mask & (status == code)
-        rows.append({
-            "view": table.view.label, "date": day.isoformat(), "side": side,
-            "area_km2": float(cells["area_km2"].to_numpy()[sel].sum()),
-            "cells": int(sel.sum()), "geometry": dissolve_cells(cells, sel),
-        })
+        rows.append(
+            {
+                "view": table.view.label,
+                "date": day.isoformat(),
+                "side": side,
+                "area_km2": float(cells["area_km2"].to_numpy()[sel].sum()),
+                "cells": int(sel.sum()),
+                "geometry": dissolve_cells(cells, sel),
+            }
+        )
     return _to_frame(rows, cells)
 
 
@@ -401,14 +435,23 @@ def change_between(
     area = cells["area_km2"].to_numpy()
     rows: list[dict[str, object]] = []
     for side, code in SIDE_CODES.items():
-        for change, sel in (("gained", (after == code) & (before != code)),
-                            ("lost", (before == code) & (after != code))):
+        for change, sel in (
+            ("gained", (after == code) & (before != code)),
+            ("lost", (before == code) & (after != code)),
+        ):
             sel = sel & mask
-            rows.append({
-                "view": table.view.label, "since": since.isoformat(), "date": day.isoformat(),
-                "side": side, "change": change, "area_km2": float(area[sel].sum()),
-                "cells": int(sel.sum()), "geometry": dissolve_cells(cells, sel),
-            })
+            rows.append(
+                {
+                    "view": table.view.label,
+                    "since": since.isoformat(),
+                    "date": day.isoformat(),
+                    "side": side,
+                    "change": change,
+                    "area_km2": float(area[sel].sum()),
+                    "cells": int(sel.sum()),
+                    "geometry": dissolve_cells(cells, sel),
+                }
+            )
     return _to_frame(rows, cells)
 
 
@@ -448,17 +491,34 @@ def disagreement(
             sel = mask & (a == ca) & (b == cb)
             if ca == cb or not sel.any():
                 continue
-            rows.append({
-                "view_a": table_a.view.label, "view_b": table_b.view.label,
-                "date": day.isoformat(), "side_a": side_a, "side_b": side_b,
-                "area_km2": float(area[sel].sum()), "cells": int(sel.sum()),
-                "geometry": dissolve_cells(cells, sel),
-            })
+            rows.append(
+                {
+                    "view_a": table_a.view.label,
+                    "view_b": table_b.view.label,
+                    "date": day.isoformat(),
+                    "side_a": side_a,
+                    "side_b": side_b,
+                    "area_km2": float(area[sel].sum()),
+                    "cells": int(sel.sum()),
+                    "geometry": dissolve_cells(cells, sel),
+                }
+            )
     if not rows:
-        empty = gpd.GeoDataFrame(
-            columns=["view_a", "view_b", "date", "side_a", "side_b", "area_km2", "area_mi2",
-                     "cells", "geometry"], geometry="geometry", crs=settings.GEO_CRS)
-        return empty
+        return gpd.GeoDataFrame(
+            columns=[
+                "view_a",
+                "view_b",
+                "date",
+                "side_a",
+                "side_b",
+                "area_km2",
+                "area_mi2",
+                "cells",
+                "geometry",
+            ],
+            geometry="geometry",
+            crs=settings.GEO_CRS,
+        )
     return _to_frame(rows, cells)
 
 
@@ -502,38 +562,24 @@ def area_series(
     area = np.where(mask, cells["area_km2"].to_numpy(), 0.0)
     has_place = table.cell_place >= 0
     open_area = float(area[~has_place & (table.baseline == code)].sum())
-    place_area = np.bincount(table.cell_place[has_place], weights=area[has_place],
-                             minlength=len(table.place_ids))
+    place_area = np.bincount(
+        table.cell_place[has_place], weights=area[has_place], minlength=len(table.place_ids)
+    )
     if dates is None:
         first = [table.dates[0] - dt.timedelta(days=1)] if table.dates else []
         days = first + list(table.dates)
     else:
         days = sorted(dates)
-    values = []
-    for day in days:
-        row = table.row_on(day)
-        if row < 0:
-            place_base = np.zeros(len(table.place_ids), dtype=np.int8)
-            place_base[table.cell_place[has_place]] = table.baseline[has_place]
-            held = place_base == code
-        else:
-            held = table.place_status[row] == code
-        values.append(open_area + float(place_area[held].sum()))
-    km2 = np.round(np.array(values, dtype=float), 3)
-    return pd.DataFrame({
-        "date": [d.isoformat() for d in days],
-        "area_km2": km2,
-        "area_mi2": np.round(km2 * settings.SQ_MILES_PER_KM2, 3),
-        "change_km2": np.round(np.diff(km2, prepend=km2[:1]), 3),
-    })
-
-
-def empty_geometry() -> shapely.Geometry:
-    """An empty polygon, for sides that hold nothing.
-
-    Returns
-    -------
-    shapely.Geometry
-        ``POLYGON EMPTY``.
-    """
-    return shapely.Polygon()
+    # One value per change date, then the value before any claim (picked by row -1).
+    held = (table.place_status == code).astype(np.float64) @ place_area
+    held = np.append(held, place_area[table.place_baseline == code].sum())
+    rows = np.array([table.row_on(day) for day in days], dtype=np.int64)
+    km2 = np.round(open_area + held[rows], 3)
+    return pd.DataFrame(
+        {
+            "date": [d.isoformat() for d in days],
+            "area_km2": km2,
+            "area_mi2": np.round(km2 * settings.SQ_MILES_PER_KM2, 3),
+            "change_km2": np.round(np.diff(km2, prepend=km2[:1]), 3),
+        }
+    )

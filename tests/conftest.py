@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,16 +16,43 @@ from pipeline.claims import CLAIM_COLUMNS, CLAIMANT_COLUMNS
 from pipeline.places import CURATED_COLUMNS
 
 GEONAMES_COLUMNS = [
-    "place_id", "geonameid", "name", "alt_names", "country", "region_id", "admin1",
-    "lat", "lon", "population", "precision_m", "verified", "source", "source_url", "licence",
+    "place_id",
+    "geonameid",
+    "name",
+    "alt_names",
+    "country",
+    "region_id",
+    "admin1",
+    "lat",
+    "lon",
+    "population",
+    "precision_m",
+    "verified",
+    "source",
+    "source_url",
+    "licence",
 ]
 
 # Two regions sharing the 51.0 N parallel as border: "RU-KRS" north, "UA-59" south.
 TINY_REGIONS = [
-    ("RU-KRS", "Kursk Oblast", "Курская область", "Курська область", "RU", "41",
-     shapely.box(35.0, 51.0, 35.6, 51.4)),
-    ("UA-59", "Sumy Oblast", "Сумская область", "Сумська область", "UA", "21",
-     shapely.box(35.0, 50.6, 35.6, 51.0)),
+    (
+        "RU-KRS",
+        "Kursk Oblast",
+        "Курская область",
+        "Курська область",
+        "RU",
+        "41",
+        shapely.box(35.0, 51.0, 35.6, 51.4),
+    ),
+    (
+        "UA-59",
+        "Sumy Oblast",
+        "Сумская область",
+        "Сумська область",
+        "UA",
+        "21",
+        shapely.box(35.0, 50.6, 35.6, 51.0),
+    ),
 ]
 TINY_GEONAMES = [
     # place_id, name, alt names, country, region, lat, lon
@@ -38,8 +64,19 @@ TINY_GEONAMES = [
 ]
 TINY_CURATED = [
     # place_id, name, name_ru, name_uk, alt, country, region, lat, lon, precision, verified
-    ("cur-gornal", "Gornal", "Горналь", "Горналь", "Hornal", "RU", "Kursk", 51.066, 35.232,
-     "1000", "true"),
+    (
+        "cur-gornal",
+        "Gornal",
+        "Горналь",
+        "Горналь",
+        "Hornal",
+        "RU",
+        "Kursk",
+        51.066,
+        35.232,
+        "1000",
+        "true",
+    ),
     ("cur-lost", "Lostovka", "Лостовка", "", "", "RU", "Kursk", "", "", "", "false"),
 ]
 
@@ -55,12 +92,23 @@ def write_csv(path: Path, columns: list[str] | tuple[str, ...], rows: list[dict[
 def claim_row(**values: str) -> dict[str, str]:
     """A valid claim row; keyword arguments override fields."""
     row = dict.fromkeys(CLAIM_COLUMNS, "")
-    row.update({
-        "claim_id": "c1", "date": "2024-08-15", "date_certain": "true", "claimant": "ua-gs",
-        "kind": "control", "side": "UA", "place": "Sudzha", "region": "Kursk",
-        "publisher": "Test Wire", "source_date": "2024-08-15", "title": "Test headline",
-        "paraphrase": "A test claim.", "confidence": "high",
-    })
+    row.update(
+        {
+            "claim_id": "c1",
+            "date": "2024-08-15",
+            "date_certain": "true",
+            "claimant": "ua-gs",
+            "kind": "control",
+            "side": "UA",
+            "place": "Sudzha",
+            "region": "Kursk",
+            "publisher": "Test Wire",
+            "source_date": "2024-08-15",
+            "title": "Test headline",
+            "paraphrase": "A test claim.",
+            "confidence": "high",
+        }
+    )
     row.update(values)
     return row
 
@@ -69,62 +117,160 @@ def make_theatre_dir(root: Path, claims: list[dict[str, str]]) -> Path:
     """Write a tiny theatre (regions, border, places, claimants, claims) under ``root``."""
     root.mkdir(parents=True, exist_ok=True)
     features = [
-        {"type": "Feature", "geometry": mapping(geom), "properties": {
-            "region_id": rid, "name_en": en, "name_ru": ru, "name_uk": uk, "country": c,
-            "geonames_admin1": a1, "official_area_km2": 0, "source": "test fixture",
-            "licence": "CC0"}}
+        {
+            "type": "Feature",
+            "geometry": mapping(geom),
+            "properties": {
+                "region_id": rid,
+                "name_en": en,
+                "name_ru": ru,
+                "name_uk": uk,
+                "country": c,
+                "geonames_admin1": a1,
+                "official_area_km2": 0,
+                "source": "test fixture",
+                "licence": "CC0",
+            },
+        }
         for rid, en, ru, uk, c, a1, geom in TINY_REGIONS
     ]
-    (root / "regions.geojson").write_text(json.dumps(
-        {"type": "FeatureCollection", "features": features}), encoding="utf-8")
-    (root / "border.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": mapping(shapely.LineString([(35.0, 51.0), (35.6, 51.0)])),
-         "properties": {"source": "test fixture", "licence": "CC0"}}]}), encoding="utf-8")
-    write_csv(root / "places_geonames.csv", GEONAMES_COLUMNS, [
-        {"place_id": pid, "geonameid": pid[3:], "name": name, "alt_names": alt, "country": c,
-         "region_id": r, "admin1": "", "lat": str(lat), "lon": str(lon), "population": "1000",
-         "precision_m": "1000", "verified": "true", "source": "test", "source_url": "",
-         "licence": "CC0"}
-        for pid, name, alt, c, r, lat, lon in TINY_GEONAMES
-    ])
-    write_csv(root / "places_curated.csv", CURATED_COLUMNS, [
-        {"place_id": pid, "name": n, "name_ru": ru, "name_uk": uk, "alt_names": alt,
-         "country": c, "region": r, "district": "", "lat": str(lat), "lon": str(lon),
-         "precision_m": p, "verified": v, "source": "test", "source_url": "", "licence": "CC0",
-         "note": ""}
-        for pid, n, ru, uk, alt, c, r, lat, lon, p, v in TINY_CURATED
-    ])
-    write_csv(root / "claimants.csv", CLAIMANT_COLUMNS, [
-        {"claimant_id": cid, "name": cid, "description": "test", "affiliation": aff,
-         "licence": "test"}
-        for cid, aff in (("ru-mod", "RU"), ("ua-gs", "UA"), ("deepstate", "independent"),
-                         ("isw", "independent"))
-    ])
+    (root / "regions.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8"
+    )
+    (root / "border.geojson").write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "geometry": mapping(shapely.LineString([(35.0, 51.0), (35.6, 51.0)])),
+                        "properties": {"source": "test fixture", "licence": "CC0"},
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    write_csv(
+        root / "places_geonames.csv",
+        GEONAMES_COLUMNS,
+        [
+            {
+                "place_id": pid,
+                "geonameid": pid[3:],
+                "name": name,
+                "alt_names": alt,
+                "country": c,
+                "region_id": r,
+                "admin1": "",
+                "lat": str(lat),
+                "lon": str(lon),
+                "population": "1000",
+                "precision_m": "1000",
+                "verified": "true",
+                "source": "test",
+                "source_url": "",
+                "licence": "CC0",
+            }
+            for pid, name, alt, c, r, lat, lon in TINY_GEONAMES
+        ],
+    )
+    write_csv(
+        root / "places_curated.csv",
+        CURATED_COLUMNS,
+        [
+            {
+                "place_id": pid,
+                "name": n,
+                "name_ru": ru,
+                "name_uk": uk,
+                "alt_names": alt,
+                "country": c,
+                "region": r,
+                "district": "",
+                "lat": str(lat),
+                "lon": str(lon),
+                "precision_m": p,
+                "verified": v,
+                "source": "test",
+                "source_url": "",
+                "licence": "CC0",
+                "note": "",
+            }
+            for pid, n, ru, uk, alt, c, r, lat, lon, p, v in TINY_CURATED
+        ],
+    )
+    write_csv(
+        root / "claimants.csv",
+        CLAIMANT_COLUMNS,
+        [
+            {
+                "claimant_id": cid,
+                "name": cid,
+                "description": "test",
+                "affiliation": aff,
+                "licence": "test",
+            }
+            for cid, aff in (
+                ("ru-mod", "RU"),
+                ("ua-gs", "UA"),
+                ("deepstate", "independent"),
+                ("isw", "independent"),
+            )
+        ],
+    )
     write_csv(root / "claims.csv", CLAIM_COLUMNS, claims)
     return root
 
 
 @pytest.fixture
-def tiny_theatre(tmp_path: Path) -> Iterator[Theatre]:
+def tiny_theatre(tmp_path: Path) -> Theatre:
     """A tiny theatre whose ledger holds the stale-claim case of Sudzha and a denial."""
     claims = [
         claim_row(claim_id="ua-sudzha", date="2024-08-15", claimant="ua-gs", place="Sudzha"),
         claim_row(claim_id="ua-gornal", date="2024-08-20", claimant="ua-gs", place="Gornal"),
-        claim_row(claim_id="ru-korenevo", date="2024-08-20", claimant="ru-mod",
-                  place="Korenevo", side="RU"),
-        claim_row(claim_id="isw-korenevo", date="2024-08-20", claimant="isw",
-                  place="Korenevo", side="contested"),
-        claim_row(claim_id="ru-sudzha", date="2025-03-13", claimant="ru-mod", place="Sudzha",
-                  side="RU"),
-        claim_row(claim_id="ru-gornal", date="2025-04-26", claimant="ru-mod", place="Gornal",
-                  side="RU"),
-        claim_row(claim_id="ua-deny", date="2025-04-26", claimant="ua-gs", kind="denial",
-                  side="contested", place="Kursk region", disputes="ru-gornal"),
-        claim_row(claim_id="ua-area", date="2024-08-20", claimant="ua-gs", kind="area",
-                  place="Kursk region", area_km2="1263", settlements="93"),
+        claim_row(
+            claim_id="ru-korenevo",
+            date="2024-08-20",
+            claimant="ru-mod",
+            place="Korenevo",
+            side="RU",
+        ),
+        claim_row(
+            claim_id="isw-korenevo",
+            date="2024-08-20",
+            claimant="isw",
+            place="Korenevo",
+            side="contested",
+        ),
+        claim_row(
+            claim_id="ru-sudzha", date="2025-03-13", claimant="ru-mod", place="Sudzha", side="RU"
+        ),
+        claim_row(
+            claim_id="ru-gornal", date="2025-04-26", claimant="ru-mod", place="Gornal", side="RU"
+        ),
+        claim_row(
+            claim_id="ua-deny",
+            date="2025-04-26",
+            claimant="ua-gs",
+            kind="denial",
+            side="contested",
+            place="Kursk region",
+            disputes="ru-gornal",
+        ),
+        claim_row(
+            claim_id="ua-area",
+            date="2024-08-20",
+            claimant="ua-gs",
+            kind="area",
+            place="Kursk region",
+            area_km2="1263",
+            settlements="93",
+        ),
     ]
     root = make_theatre_dir(tmp_path / "geo", claims)
-    yield load_theatre(root, cache_dir=tmp_path / "cache", max_radius_m=8_000)
+    return load_theatre(root, cache_dir=tmp_path / "cache", max_radius_m=8_000)
 
 
 @pytest.fixture(scope="session")

@@ -51,8 +51,12 @@ def test_loose_key_folds_schemes_and_languages(a: str, b: str) -> None:
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [("Snagost", "Snahist"), ("Melovoy", "Melove"), ("Plekhovo", "Plekhove"),
-     ("Kozacha Loknia", "Kazachya Loknya")],
+    [
+        ("Snagost", "Snahist"),
+        ("Melovoy", "Melove"),
+        ("Plekhovo", "Plekhove"),
+        ("Kozacha Loknia", "Kazachya Loknya"),
+    ],
 )
 def test_skeleton_key_folds_vowel_shifts(a: str, b: str) -> None:
     assert loose_key(a) != loose_key(b)

@@ -36,8 +36,21 @@ THEATRE_ADMIN1: dict[str, tuple[str, str]] = {
     "UA-74": ("UA", "02"),
 }
 COLUMNS = [
-    "place_id", "geonameid", "name", "alt_names", "country", "region_id", "admin1",
-    "lat", "lon", "population", "precision_m", "verified", "source", "source_url", "licence",
+    "place_id",
+    "geonameid",
+    "name",
+    "alt_names",
+    "country",
+    "region_id",
+    "admin1",
+    "lat",
+    "lon",
+    "population",
+    "precision_m",
+    "verified",
+    "source",
+    "source_url",
+    "licence",
 ]
 # GeoNames gives a locality's representative point; for towns and villages of this size
 # one kilometre is an honest precision for "where the settlement is".
@@ -68,7 +81,8 @@ def geonames_rows() -> list[dict[str, str]]:
             {
                 n.strip()
                 for n in city["alternatenames"]
-                if n.strip() and n.strip() != city["name"]
+                if n.strip()
+                and n.strip() != city["name"]
                 and (_LATIN.match(n.strip()) or _CYRILLIC.match(n.strip()))
             }
         )

@@ -1,0 +1,1 @@
+"""Benchmarks of Frontline (``make bench``): figures and ratios against naive baselines."""

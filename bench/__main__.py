@@ -1,0 +1,132 @@
+"""``make bench``: build time of the Kursk theatre, and a synthetic whole front.
+
+Every figure is measured in this run, beside the naive baseline it is compared with.
+Run on one core: ``taskset -c 0 python -m bench`` (the Makefile does so when it can).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import shapely
+
+from bench.synthetic import START, synthetic_claims, synthetic_places, synthetic_regions
+from pipeline import settings
+from pipeline.build import load_theatre
+from pipeline.territory import cells_from_points
+from pipeline.timeline import View, area_series, polygons_on, status_table
+
+T = TypeVar("T")
+
+
+def timed(fn: Callable[[], T]) -> tuple[T, float]:
+    """Run ``fn`` once and return its result and the seconds it took."""
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def bench_kursk() -> None:
+    """Cold build, warm load and every view's timeline of the embedded theatre."""
+    from pipeline import boundaries, claims, places
+
+    print("== Kursk theatre (data/geo) ==")
+    with tempfile.TemporaryDirectory() as tmp:
+        for fn in (boundaries.regions_gdf, places.places_gdf, places.gazetteer, claims.claims_df):
+            fn.cache_clear()
+        theatre, cold = timed(lambda: load_theatre(settings.DATA_DIR, cache_dir=Path(tmp)))
+        print(
+            f"cold build (validate {len(theatre.claims)} claims, "
+            f"{len(theatre.cells)} cells): {cold:.2f} s"
+        )
+        _, warm = timed(lambda: load_theatre(settings.DATA_DIR, cache_dir=Path(tmp)))
+        print(f"warm load (in-process caches): {warm * 1000:.1f} ms")
+    views = [*theatre.claimants, "consolidated"]
+    _, t_tables = timed(lambda: [theatre.table(v) for v in views])
+    print(f"status tables for {len(views)} views: {t_tables * 1000:.1f} ms")
+    day = dt.date(2024, 8, 25)
+    _, t_poly = timed(lambda: polygons_on(theatre.table("ua-gs"), theatre.cells, day))
+    print(f"polygons of one view on one date: {t_poly * 1000:.1f} ms")
+
+
+def bench_synthetic(n_places: int, days: int, plain_sample: int) -> None:
+    """Whole-front run: cells, claims, status table, area series, daily polygons."""
+    print(f"== synthetic whole front: {n_places:,} settlements, {days:,} days ==")
+    regions = synthetic_regions()
+    pl = synthetic_places(n_places)
+    cells, t_cells = timed(lambda: cells_from_points(pl, regions, settings.CELL_MAX_RADIUS_M))
+    print(f"cells: {len(cells):,} pieces in {t_cells:.2f} s")
+    events, t_claims = timed(lambda: synthetic_claims(pl, days))
+    print(f"claims generated: {len(events):,} ({t_claims:.2f} s, not counted)")
+    view = View("ru-mod", ("deepstate", "isw", "ua-gs"))
+    table, t_table = timed(lambda: status_table(cells, events, view))
+    print(f"status table: {len(table.dates):,} change dates in {t_table:.2f} s")
+    _, t_series = timed(lambda: [area_series(table, cells, s) for s in settings.SIDES])
+    print(f"area series, 3 sides, every date: {t_series:.2f} s")
+    dates = [START + dt.timedelta(days=d) for d in range(days)]
+
+    def daily() -> int:
+        count = 0
+        for day in dates:
+            held = polygons_on(table, cells, day, beyond_border=True)
+            count += int(held["cells"].sum())
+        return count
+
+    dissolved, t_daily = timed(daily)
+    per_day = t_daily / days
+    print(
+        f"daily polygons (coverage union, ground beyond the border): {t_daily:.2f} s "
+        f"({per_day * 1000:.1f} ms/day, {dissolved / days:,.0f} cells/day)"
+    )
+
+    geoms = cells.geometry.to_numpy()
+    sample = dates[:: max(1, days // plain_sample)][:plain_sample]
+
+    def by_union(union: Callable[[np.ndarray], shapely.Geometry]) -> float:
+        start = time.perf_counter()
+        for day in sample:
+            status = table.cell_status(day)
+            for code in range(3):
+                sel = (status == code) & (status != table.baseline)
+                if sel.any():
+                    union(geoms[sel])
+        return (time.perf_counter() - start) / len(sample)
+
+    plain = by_union(shapely.union_all)
+    cover = by_union(shapely.coverage_union_all)
+    total = t_cells + t_table + t_series + t_daily
+    print(
+        f"union per day on {len(sample)} sampled days: plain {plain * 1000:.1f} ms, "
+        f"coverage {cover * 1000:.1f} ms, ratio {plain / cover:.1f}x"
+    )
+    print(
+        f"naive daily polygons with plain union (extrapolated from the sample): "
+        f"{plain * days:.1f} s"
+    )
+    print(
+        f"whole run (cells + status + series + daily polygons): {total:.1f} s "
+        f"(target < 30 s: {'met' if total < 30 else 'NOT met'})"
+    )
+
+
+def main() -> int:
+    """Run the benchmarks."""
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--places", type=int, default=10_000)
+    parser.add_argument("--days", type=int, default=1_000)
+    parser.add_argument("--plain-sample", type=int, default=20)
+    args = parser.parse_args()
+    bench_kursk()
+    bench_synthetic(args.places, args.days, args.plain_sample)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,261 @@
+"""The command-line contract, run as users run it: ``python -m pipeline ...``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline import settings
+from tests.conftest import claim_row, make_theatre_dir
+
+
+def run(*args: str, cache: Path, data: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FRONTLINE_CACHE": str(cache)}
+    cmd = [sys.executable, "-m", "pipeline"]
+    if data is not None:
+        cmd += ["--data", str(data)]
+    return subprocess.run(
+        [*cmd, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=settings.ROOT,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    claims = [
+        claim_row(claim_id="ua-sudzha", date="2024-08-15", claimant="ua-gs", place="Sudzha"),
+        claim_row(
+            claim_id="ru-sudzha", date="2025-03-13", claimant="ru-mod", place="Sudzha", side="RU"
+        ),
+    ]
+    return make_theatre_dir(tmp_path_factory.mktemp("tiny") / "geo", claims)
+
+
+# --- the embedded Kursk theatre: the issue's "done when" ------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["Gornal", "Горналь", "Hornal", "the village of Gornal", "Gornal'"]
+)
+def test_geocode_gornal_any_spelling(name: str, cache: Path) -> None:
+    res = run("geocode", name, cache=cache)
+    assert res.returncode == 0, res.stderr
+    feature = json.loads(res.stdout)["features"][0]
+    lon, lat = feature["geometry"]["coordinates"]
+    # The village lies around the Belogorsky monastery, 51.0661 N 35.2325 E.
+    assert abs(lat - 51.0661) < 0.03
+    assert abs(lon - 35.2325) < 0.04
+    assert feature["properties"]["place_id"] == "cur-gornal"
+    assert feature["properties"]["source"]
+
+
+def test_geocode_sudzha_is_geonames_486816(cache: Path) -> None:
+    res = run("geocode", "Sudzha", cache=cache)
+    props = json.loads(res.stdout)["features"][0]["properties"]
+    assert props["geonameid"] == 486816
+    assert "GeoNames" in props["source"]
+
+
+@pytest.mark.parametrize("name", ["Kursk region", "Kursk Oblast", "Курская область"])
+def test_geocode_region_is_a_polygon_near_30000_km2(name: str, cache: Path) -> None:
+    res = run("geocode", name, cache=cache)
+    assert res.returncode == 0, res.stderr
+    feature = json.loads(res.stdout)["features"][0]
+    assert feature["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    assert abs(feature["properties"]["area_km2"] - 29_997) / 29_997 < 0.03
+
+
+def test_area_on_27_april_2025_shows_the_disagreement(cache: Path) -> None:
+    ru = run(
+        "area",
+        "--on",
+        "2025-04-27",
+        "--claimant",
+        "ru-mod",
+        "--side",
+        "UA",
+        "--within",
+        "Kursk region",
+        cache=cache,
+    )
+    assert ru.returncode == 0, ru.stderr
+    assert float(ru.stdout.strip().splitlines()[-1]) == 0
+    held = 0.0
+    for side in ("UA", "contested"):
+        ua = run(
+            "area",
+            "--on",
+            "2025-04-27",
+            "--claimant",
+            "ua-gs",
+            "--side",
+            side,
+            "--within",
+            "Kursk region",
+            cache=cache,
+        )
+        held += float(ua.stdout.strip().splitlines()[-1])
+    assert held > 0
+
+
+def test_salient_on_25_august_2024(cache: Path) -> None:
+    res = run("geocode", "Kursk salient", "--on", "2024-08-25", "--claimant", "ua-gs", cache=cache)
+    assert res.returncode == 0, res.stderr
+    salient = json.loads(res.stdout)["features"][0]
+    assert salient["properties"]["kind"] == "salient"
+    assert salient["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    assert salient["properties"]["area_km2"] > 100
+
+
+def test_timeline_rises_then_falls(cache: Path) -> None:
+    res = run(
+        "timeline",
+        "--claimant",
+        "ua-gs",
+        "--side",
+        "UA",
+        "--within",
+        "Kursk region",
+        "--format",
+        "json",
+        cache=cache,
+    )
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)
+    assert rows[0]["area_km2"] == 0
+    assert rows[0]["date"] < "2024-08-06"
+    peak = max(rows, key=lambda r: r["area_km2"])
+    assert "2024-08-06" <= peak["date"] <= "2024-09-30"
+    march = [r["area_km2"] for r in rows if "2025-03-01" <= r["date"] <= "2025-03-31"]
+    assert march
+    assert march[-1] < peak["area_km2"]
+
+
+# --- the contract on a tiny theatre ---------------------------------------------------
+
+
+def test_build_prints_a_summary(tiny: Path, cache: Path) -> None:
+    res = run("build", data=tiny, cache=cache)
+    assert res.returncode == 0, res.stderr
+    assert "claims: 2" in res.stdout
+    assert "unlocated 1" in res.stdout
+
+
+def test_unknown_place_exits_2_with_candidates(tiny: Path, cache: Path) -> None:
+    res = run("geocode", "Gornalovka", data=tiny, cache=cache)
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0
+    assert "unknown place 'Gornalovka'" in res.stderr
+    assert "Gornal [cur-gornal]" in res.stderr
+
+
+def test_ambiguous_place_exits_3_with_ranked_candidates(tiny: Path, cache: Path) -> None:
+    res = run("geocode", "Popovka", data=tiny, cache=cache)
+    assert res.returncode == 3
+    assert "ambiguous place 'Popovka'" in res.stderr
+    collection = json.loads(res.stdout)
+    assert collection["ambiguous"] is True
+    assert [f["properties"]["rank"] for f in collection["features"]] == [1, 2]
+    ok = run("geocode", "Popovka, Sumy region", data=tiny, cache=cache)
+    assert json.loads(ok.stdout)["features"][0]["properties"]["place_id"] == "gn-5"
+
+
+def test_unlocated_place_has_null_geometry(tiny: Path, cache: Path) -> None:
+    res = run("geocode", "Lostovka", data=tiny, cache=cache)
+    feature = json.loads(res.stdout)["features"][0]
+    assert feature["geometry"] is None
+    assert feature["properties"]["located"] is False
+
+
+def test_geocode_with_date_gives_status_and_claims(tiny: Path, cache: Path) -> None:
+    res = run(
+        "geocode", "Sudzha", "--on", "2024-09-01", "--claimant", "ua-gs", data=tiny, cache=cache
+    )
+    props = json.loads(res.stdout)["features"][0]["properties"]
+    assert props["side"] == "UA"
+    assert [c["claim_id"] for c in props["claims"]] == ["ua-sudzha"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["area", "--on", "not-a-date", "--claimant", "ua-gs", "--side", "UA"],
+            "bad date 'not-a-date'",
+        ),
+        (
+            ["area", "--on", "2099-01-01", "--claimant", "ua-gs", "--side", "UA"],
+            "'2099-01-01' is in the future",
+        ),
+        (
+            ["area", "--on", "2024-08-25", "--claimant", "kremlin", "--side", "UA"],
+            "unknown claimant 'kremlin'",
+        ),
+        (
+            ["area", "--on", "2024-08-25", "--claimant", "ua-gs", "--side", "blue"],
+            "unknown side 'blue'",
+        ),
+        (
+            [
+                "area",
+                "--on",
+                "2024-08-25",
+                "--claimant",
+                "ua-gs",
+                "--side",
+                "UA",
+                "--within",
+                "Narnia",
+            ],
+            "unknown region 'Narnia'",
+        ),
+        (
+            ["timeline", "--claimant", "ua-gs", "--side", "UA", "--format", "xml"],
+            "invalid choice: 'xml'",
+        ),
+    ],
+)
+def test_bad_input_gets_one_line_naming_it(
+    tiny: Path, cache: Path, args: list[str], message: str
+) -> None:
+    res = run(*args, data=tiny, cache=cache)
+    assert res.returncode == 2
+    assert message in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_timeline_csv(tiny: Path, cache: Path) -> None:
+    res = run("timeline", "--claimant", "ua-gs", "--side", "UA", data=tiny, cache=cache)
+    lines = res.stdout.strip().splitlines()
+    assert lines[0] == "view,side,date,area_km2,area_mi2,change_km2"
+    assert [line.split(",")[2] for line in lines[1:]] == ["2024-08-14", "2024-08-15", "2025-03-13"]
+
+
+def test_broken_claims_file_lists_every_problem(tmp_path: Path, cache: Path) -> None:
+    data = make_theatre_dir(
+        tmp_path / "geo",
+        [
+            claim_row(claim_id="a", claimant="nobody"),
+            claim_row(claim_id="b", place="Atlantis"),
+        ],
+    )
+    res = run("build", data=data, cache=cache)
+    assert res.returncode == 2
+    assert "2 problem(s)" in res.stderr
+    assert "unknown claimant 'nobody'" in res.stderr
+    assert "unknown place 'Atlantis'" in res.stderr
