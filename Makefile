@@ -34,8 +34,9 @@ pytest: $(VENV)/.dev
 
 test: lint typecheck pytest
 
-bench: $(VENV)/.dev
-	$(PY) -m bench
+# One core, as the targets are stated; taskset is used where the machine has it.
+bench: build $(VENV)/.dev
+	$$(command -v taskset >/dev/null && echo taskset -c 0) $(PY) -m bench
 
 clean:
 	rm -rf build .mypy_cache .ruff_cache .pytest_cache .hypothesis

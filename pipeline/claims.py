@@ -57,6 +57,8 @@ CLAIM_COLUMNS = (
 CLAIMANT_COLUMNS = ("claimant_id", "name", "description", "affiliation", "licence")
 KINDS = ("control", "area", "denial", "statement")
 CONFIDENCES = ("high", "medium", "low")
+FUZZY_ONLY = 93.0
+"""A ledger's place must match at least this well (a spelling, not a guess)."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,11 @@ def _resolve_place(gaz: Gazetteer, place: str, region: str, kind: str) -> tuple[
         return "", str(e)
     except AmbiguousPlaceError as e:
         return "", f"{e}; or write the place id instead of the name"
+    if cand.score < FUZZY_ONLY:
+        return "", (
+            f"place {place!r} matches {cand.name!r} [{cand.place_id}] only fuzzily "
+            f"(score {cand.score:.0f}); write its exact name or its place id"
+        )
     if kind == "control" and cand.kind != "settlement":
         return "", f"place {place!r} is a region; a control claim needs a settlement"
     return cand.place_id, ""

@@ -40,7 +40,7 @@ THEATRE_START: dt.date = dt.date(2024, 8, 6)
 SIDES: tuple[str, ...] = ("UA", "RU", "contested")
 """Sides a claim can give a place to."""
 
-FUZZY_CUTOFF: float = 82.0
+FUZZY_CUTOFF: float = 85.0
 """Lowest rapidfuzz score (0-100) at which a name is offered as a candidate."""
 
 AMBIGUITY_MARGIN: float = 3.0

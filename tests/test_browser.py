@@ -1,0 +1,143 @@
+"""The app in a real browser: Debian's Chromium driven by Playwright.
+
+Starts ``streamlit run app.py`` on a free port, polls ``/_stcore/health``, and checks the
+page as a person sees it. A screenshot is saved under ``test-artifacts/`` on failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline import settings
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = settings.ROOT / "test-artifacts"
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
+    port = _free_port()
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = ARTIFACTS / "streamlit.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(settings.ROOT / "app.py"),
+                "--server.port",
+                str(port),
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+                "--server.fileWatcherType",
+                "none",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=settings.ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    time.sleep(0.5)
+            else:
+                pytest.fail(f"streamlit did not answer on {url}; see {log}")
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+
+
+@pytest.fixture
+def page(server: str, request: pytest.FixtureRequest) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    profile = ARTIFACTS / "chromium-profile"
+    shutil.rmtree(profile, ignore_errors=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        pg = browser.new_page(viewport={"width": 1400, "height": 900})
+        yield pg
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+        browser.close()
+
+
+def _ua_figure(pg: object) -> str:
+    from playwright.sync_api import Page
+
+    assert isinstance(pg, Page)
+    metric = pg.locator('[data-testid="stMetric"]', has_text="held by Ukraine")
+    return str(metric.locator('[data-testid="stMetricValue"]').inner_text())
+
+
+def test_page_shows_the_figures_and_the_map_frame(server: str, page: object) -> None:
+    from playwright.sync_api import Page, expect
+
+    assert isinstance(page, Page)
+    page.goto(server)
+    expect(page.get_by_text("Frontline: the Kursk incursion")).to_be_visible(timeout=60_000)
+    expect(page.locator('[data-testid="stMetric"]')).to_have_count(3, timeout=60_000)
+    assert _ua_figure(page) != "0 km²"
+    expect(page.locator("iframe").first).to_be_attached(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "map-page.png"), full_page=True)
+
+
+def test_slider_moves_the_figure(server: str, page: object) -> None:
+    from playwright.sync_api import Page, expect
+
+    assert isinstance(page, Page)
+    page.goto(server)
+    expect(page.locator('[data-testid="stMetric"]')).to_have_count(3, timeout=60_000)
+    before = _ua_figure(page)
+    slider = page.get_by_role("slider")
+    slider.focus()
+    for _ in range(30):  # back to before 6 Aug 2024, one day per key press
+        slider.press("ArrowLeft")
+    expect(
+        page.locator('[data-testid="stMetric"]', has_text="held by Ukraine").locator(
+            '[data-testid="stMetricValue"]'
+        )
+    ).to_have_text("0 km²", timeout=60_000)
+    assert before != "0 km²"
