@@ -337,3 +337,29 @@ def claims_df(data_dir: Path = settings.DATA_DIR) -> pd.DataFrame:
     return validate_claims(
         read_claims_csv(path), gazetteer(data_dir), claimants(data_dir), source=str(path)
     )
+
+
+def area_figures(ledger: pd.DataFrame, region_id: str, on: dt.date) -> pd.DataFrame:
+    """Each claimant's latest area figure for a region on or before a date.
+
+    Parameters
+    ----------
+    ledger : pandas.DataFrame
+        Validated claims (:func:`validate_claims`).
+    region_id : str
+        The region the figures are about (ISO 3166-2 id).
+    on : datetime.date
+        Latest date to consider.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per claimant and side: ``claimant``, ``side``, ``date``, ``area_km2``,
+        ``settlements``, ``publisher``, ``claim_id``; newest first.
+    """
+    rows = ledger[
+        (ledger["kind"] == "area") & (ledger["place_id"] == region_id) & (ledger["date"] <= on)
+    ]
+    latest = rows.sort_values("date").groupby(["claimant", "side"], sort=False).tail(1)
+    cols = ["claimant", "side", "date", "area_km2", "settlements", "publisher", "claim_id"]
+    return latest.sort_values("date", ascending=False)[cols].reset_index(drop=True)

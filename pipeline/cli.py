@@ -26,11 +26,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+import pandas as pd
 from tqdm import tqdm
 
 from pipeline import settings
 from pipeline.build import Theatre, load_theatre
-from pipeline.claims import parse_date
+from pipeline.claims import area_figures, parse_date
 from pipeline.errors import AmbiguousPlaceError, FrontlineError
 from pipeline.geocode import geocode_to_features
 
@@ -232,8 +233,48 @@ def cmd_area(theatre: Theatre, args: argparse.Namespace, out: TextIO) -> int:
         print(
             f"  {side:9} {km2:12,.1f} km²  {km2 * settings.SQ_MILES_PER_KM2:10,.1f} mi²", file=out
         )
+    if within is not None:
+        figures = area_figures(theatre.claims, within, args.on)
+        unmapped = unmapped_claims(theatre, args.on, within)
+        print(
+            f"mapped from the cells of located settlements; {unmapped} control claim(s) "
+            "in this region up to this date are about unlocated villages",
+            file=out,
+        )
+        for f in figures.itertuples(index=False):
+            count = "" if pd.isna(f.settlements) else f", {int(f.settlements)} settlements"
+            km2 = "" if pd.isna(f.area_km2) else f"{float(f.area_km2):,.0f} km²"
+            print(
+                f"  claimed figure: {f.claimant} {f.date} {f.side} {km2}{count} "
+                f"({f.publisher}; {f.claim_id})",
+                file=out,
+            )
     print(f"{areas[args.side]:.1f}", file=out)
     return 0
+
+
+def unmapped_claims(theatre: Theatre, on: dt.date, region_id: str) -> int:
+    """Count control claims up to a date in a region whose settlement has no cell.
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    on : datetime.date
+        Latest date to count.
+    region_id : str
+        The region.
+
+    Returns
+    -------
+    int
+        Number of such claims.
+    """
+    ledger = theatre.claims
+    mapped = set(theatre.cells["place_id"].dropna())
+    sel = (ledger["kind"] == "control") & (ledger["region_id"] == region_id)
+    sel &= (ledger["date"] <= on) & ~ledger["place_id"].isin(mapped)
+    return int(sel.sum())
 
 
 def cmd_timeline(theatre: Theatre, args: argparse.Namespace, out: TextIO) -> int:

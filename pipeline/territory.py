@@ -13,11 +13,8 @@ their vertices exactly and form a valid polygonal coverage (which is what lets
 
 from __future__ import annotations
 
-from typing import cast
-
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
@@ -103,6 +100,7 @@ def cells_from_points(
     lines = [shapely.boundary(g) for g in region_geoms]
     if len(point_geoms):
         reach = shapely.union_all(shapely.buffer(point_geoms, max_radius_m, quad_segs=16))
+        shapely.prepare(reach)
         lines.append(shapely.boundary(reach))
         lines += [shapely.boundary(g) for g in _voronoi_cells(point_geoms, extent)]
     noded = shapely.union_all(lines, grid_size=GRID_M)
@@ -127,20 +125,24 @@ def cells_from_points(
         )
         owner[f_near[ok]] = p_near[ok]
 
+    # Group faces by (owner, region): one piece per group, dissolved by coverage union.
+    keep = np.flatnonzero(face_region >= 0)
+    order = keep[np.lexsort((face_region[keep], owner[keep]))]
+    key = np.stack([owner[order], face_region[order]], axis=1)
+    starts = np.flatnonzero(np.r_[True, np.any(key[1:] != key[:-1], axis=1)])
+    place_ids = pts["place_id"].to_numpy()
+    region_ids = regions_m["region_id"].to_numpy()
     pieces: list[dict[str, object]] = []
-    keep = face_region >= 0
-    groups = pd.DataFrame(
-        {"owner": owner[keep], "region": face_region[keep], "face": np.flatnonzero(keep)}
-    )
-    for key, grp in groups.groupby(["owner", "region"], sort=True):
-        own, reg = (int(k) for k in cast("tuple[int, int]", key))
-        geom = shapely.coverage_union_all(faces[grp["face"].to_numpy()])
+    for group in np.split(order, starts[1:]):
+        own, reg = int(owner[group[0]]), int(face_region[group[0]])
         pieces.append(
             {
-                "place_id": None if own < 0 else pts["place_id"].iloc[own],
-                "region_id": regions_m["region_id"].iloc[reg],
+                "place_id": None if own < 0 else place_ids[own],
+                "region_id": region_ids[reg],
                 "country": region_country[reg],
-                "geometry": geom,
+                "geometry": faces[group[0]]
+                if len(group) == 1
+                else shapely.coverage_union_all(faces[group]),
             }
         )
     out = gpd.GeoDataFrame(pieces, geometry="geometry", crs=settings.EQUAL_AREA_CRS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Generator
 import json
 from pathlib import Path
 
@@ -280,7 +281,9 @@ def kursk() -> Theatre:
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Keep each phase's report on the test item, so fixtures can see a failure."""
     rep = yield
     setattr(item, f"rep_{rep.when}", rep)

@@ -259,3 +259,21 @@ def test_broken_claims_file_lists_every_problem(tmp_path: Path, cache: Path) -> 
     assert "2 problem(s)" in res.stderr
     assert "unknown claimant 'nobody'" in res.stderr
     assert "unknown place 'Atlantis'" in res.stderr
+
+
+def test_area_lists_the_claimed_figures_beside_the_mapped_one(cache: Path) -> None:
+    res = run(
+        "area",
+        "--on",
+        "2024-08-25",
+        "--claimant",
+        "ua-gs",
+        "--side",
+        "UA",
+        "--within",
+        "Kursk region",
+        cache=cache,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "claimed figure: ua-gs 2024-08-20 UA 1,263 km², 93 settlements" in res.stdout
+    assert "are about unlocated villages" in res.stdout

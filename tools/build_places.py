@@ -99,7 +99,7 @@ def geonames_rows(dropped: list[str] | None = None) -> list[dict[str, str]]:
         if region is None:
             continue
         point = shapely.Point(float(city["longitude"]), float(city["latitude"]))
-        if not shapes[city["countrycode"]].contains(point):
+        if not shapely.contains(shapes[city["countrycode"]], point):
             if dropped is not None:
                 dropped.append(f"{city['geonameid']} {city['name']} ({region}) at {point.wkt}")
             continue
