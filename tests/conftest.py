@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Generator
 import json
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest

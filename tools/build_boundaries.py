@@ -41,7 +41,9 @@ centred on 51N 35E, so lengths are metres and areas are true areas)
 2. Fill the slivers of each country polygon that no Natural Earth region of
    that country covers and that touch a theatre region: each sliver goes to
    the adjacent region of the same country with the longest shared boundary
-   (slivers won by a non-theatre neighbour are left out).
+   (slivers won by a non-theatre neighbour are left out). A piece touching no
+   region of its country (an exclave such as Sankovo-Medvezhye) goes to the
+   nearest region when that is a theatre region within ``EXCLAVE_MAX_M``.
 3. Clean the coverage (six regions plus the rest of each country) so shared
    edges are vertex-identical, then simplify it with
    ``shapely.coverage_simplify`` (topology-preserving).
@@ -51,7 +53,8 @@ centred on 51N 35E, so lengths are metres and areas are true areas)
    official figures, GeoNames admin1 codes) and write the files.
 
 Run ``python tools/build_boundaries.py`` from the repository root; it prints
-the measurements that ``data/geo/BOUNDARIES.md`` quotes.
+the measurements that ``data/geo/BOUNDARIES.md`` quotes (that file is written
+by hand: update it when the numbers change).
 """
 
 from __future__ import annotations
