@@ -1,65 +1,196 @@
-"""Frontline map page: the claimed control area of a view on a date, with its figures.
+"""Frontline map page: what each claimant says is held on a date, where they disagree, and why.
 
-A thin shell over ``pipeline``: every computation happens there.
+A thin shell over ``pipeline``: every computation happens there. The view lives in the URL
+(``?date=2024-08-25&claimants=ua-gs,ru-mod&compare=2024-08-10``).
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+from typing import Any
 
+import folium
+import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from pipeline import settings
+from pipeline import assets, settings
 from pipeline.build import Theatre, load_theatre
-from pipeline.timeline import side_areas
-from pipeline.webmap import SIDE_LABELS, map_of_view
+from pipeline.timeline import change_between, disagreement, side_areas
+from pipeline.viewstate import MAX_VIEWS, ViewState, state_from_params
+from pipeline.webmap import base_map, ground_layer
+
+FOCUS = "RU-KRS"
+DEFAULT = ViewState(dt.date(2024, 8, 25), ("ua-gs", "ru-mod"))
 
 st.set_page_config(page_title="Frontline", layout="wide")
 
 
 @st.cache_resource(show_spinner="Building the theatre ...")
 def theatre() -> Theatre:
-    """Load the embedded theatre once per server process."""
+    """Load the embedded theatre once per server process; install Leaflet locally."""
+    assets.install_static(settings.ROOT / "static")
     return load_theatre(settings.DATA_DIR)
+
+
+@st.cache_resource
+def cached_base_map(_t: Theatre, fingerprint: str) -> folium.Map:
+    """The date-independent map, built once (same element ids, so it is never re-sent)."""
+    return base_map(_t, FOCUS)
+
+
+def _containers(fmap: folium.Map) -> dict[str, Any]:
+    root: Any = fmap.get_root()
+    return {"map": fmap, "header": root.header, "html": root.html, "script": root.script}
+
+
+def session_base_map(t: Theatre) -> folium.Map:
+    """Return the session's copy of the base map, minus what earlier reruns attached.
+
+    st_folium attaches the ground layer to the map it is given and renders it into the
+    map's root figure; a per-session copy pruned back to its built state keeps the map's
+    script identical across reruns, so only the ground layer is sent on a date change.
+    """
+    if "base_map" not in st.session_state:
+        fmap = copy.deepcopy(cached_base_map(t, t.fingerprint))
+        st.session_state["base_map"] = fmap
+        st.session_state["base_map_keys"] = {
+            name: set(box._children) for name, box in _containers(fmap).items()
+        }
+    fmap: folium.Map = st.session_state["base_map"]
+    keys = st.session_state["base_map_keys"]
+    for name, box in _containers(fmap).items():
+        for extra in [k for k in box._children if k not in keys[name]]:
+            del box._children[extra]
+    return fmap
+
+
+def _init_state(t: Theatre, views: list[str]) -> None:
+    if "views" in st.session_state:
+        return
+    first, last = t.date_range()
+    state, notices = state_from_params(
+        st.query_params.to_dict(), views, first - dt.timedelta(days=1), last, DEFAULT
+    )
+    st.session_state["views"] = list(state.views)
+    st.session_state["date"] = state.day
+    st.session_state["compare"] = state.compare
+    st.session_state["notices"] = notices
+
+
+def _step(dates: list[dt.date], direction: int) -> None:
+    day = st.session_state["date"]
+    later = [d for d in dates if d > day]
+    earlier = [d for d in dates if d < day]
+    if direction > 0 and later:
+        st.session_state["date"] = later[0]
+    if direction < 0 and earlier:
+        st.session_state["date"] = earlier[-1]
+
+
+def _figures(t: Theatre, views: list[str], day: dt.date, compare: dt.date | None) -> None:
+    rows: list[dict[str, Any]] = []
+    for view in views:
+        table = t.table(view)
+        areas = side_areas(table, t.cells, day, within=FOCUS)
+        earlier = [d for d in table.dates if d < day]
+        since = compare or (earlier[-1] if earlier else day)
+        before = side_areas(table, t.cells, since, within=FOCUS)
+        rows.append(
+            {
+                "view": view,
+                "UA km²": round(areas["UA"]),
+                "contested km²": round(areas["contested"]),
+                "UA mi²": round(areas["UA"] * settings.SQ_MILES_PER_KM2),
+                f"UA change since {since}": round(areas["UA"] - before["UA"]),
+            }
+        )
+    st.markdown("**Kursk Oblast: ground each view gives to Ukraine**")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="figures")
+    cols = st.columns(len(views))
+    for col, row in zip(cols, rows, strict=True):
+        held = row["UA km²"] + row["contested km²"]
+        col.metric(f"{row['view']}: Ukrainian-held or contested", f"{held:,} km²")
+    if len(views) >= 2:
+        diff = disagreement(t.table(views[0]), t.table(views[1]), t.cells, day, within=FOCUS)
+        total = float(diff["area_km2"].sum()) if len(diff) else 0.0
+        st.caption(
+            f"{views[0]} and {views[1]} disagree on {total:,.0f} km² of Kursk Oblast "
+            "(purple outline on the map)."
+        )
+    if compare is not None:
+        change = change_between(t.table(views[0]), t.cells, compare, day, within=FOCUS)
+        ua = change[change["side"] == "UA"].set_index("change")["area_km2"]
+        st.caption(
+            f"{views[0]}, {compare} → {day}: Ukraine gained {ua['gained']:,.0f} km² "
+            f"and lost {ua['lost']:,.0f} km²."
+        )
+
+
+def _claims_of_day(t: Theatre, day: dt.date) -> None:
+    ledger = t.claims
+    today = ledger[ledger["date"] == day]
+    st.markdown(f"**Claims dated {day}** ({len(today)})")
+    if len(today):
+        st.dataframe(
+            today[["claimant", "kind", "place", "side", "publisher", "title", "url", "confidence"]],
+            hide_index=True,
+            column_config={"url": st.column_config.LinkColumn("source")},
+            key="claims_of_day",
+        )
 
 
 def main() -> None:
     """Draw the map page."""
     t = theatre()
-    first, last = t.date_range()
-    st.title("Frontline: the Kursk incursion, claim by claim")
     views = [*t.claimants, "consolidated"]
-    view = st.sidebar.selectbox("Whose map", views, index=views.index("ua-gs"), key="view")
-    day = st.sidebar.slider(
-        "Date",
-        min_value=first - dt.timedelta(days=1),
-        max_value=last,
-        value=dt.date(2024, 8, 25),
-        format="YYYY-MM-DD",
-        key="date",
-    )
-    areas = side_areas(t.table(view), t.cells, day, within="RU-KRS")
-    cols = st.columns(3)
-    for col, (side, km2) in zip(cols, areas.items(), strict=True):
-        col.metric(
-            f"Kursk Oblast, {SIDE_LABELS[side]}",
-            f"{km2:,.0f} km²",
-            help=f"{km2 * settings.SQ_MILES_PER_KM2:,.0f} square miles",
+    first, last = t.date_range()
+    _init_state(t, views)
+    st.title("Frontline: the Kursk incursion, claim by claim")
+    for notice in st.session_state.get("notices", []):
+        st.warning(f"Permalink: {notice}")
+    with st.sidebar:
+        st.multiselect("Whose map (first is filled)", views, key="views", max_selections=MAX_VIEWS)
+        st.slider(
+            "Date",
+            min_value=first - dt.timedelta(days=1),
+            max_value=last,
+            format="YYYY-MM-DD",
+            key="date",
         )
+        chosen = st.session_state["views"] or [DEFAULT.views[0]]
+        dates = sorted(set().union(*(t.table(v).dates for v in chosen)))
+        left, right = st.columns(2)
+        left.button("◀ previous change", on_click=_step, args=(dates, -1), key="prev")
+        right.button("next change ▶", on_click=_step, args=(dates, 1), key="next")
+        st.date_input(
+            "Show change since", value=None, min_value=first, max_value=last, key="compare"
+        )
+    day: dt.date = st.session_state["date"]
+    compare: dt.date | None = st.session_state["compare"]
+    if compare is not None and compare > day:
+        st.warning(f"Change since {compare} is after {day}: ignored.")
+        compare = None
+    st.query_params.from_dict(ViewState(day, tuple(chosen), compare).to_params())
+    _figures(t, chosen, day, compare)
     st_folium(
-        map_of_view(t, view, day),
+        session_base_map(t),
+        feature_group_to_add=ground_layer(t, chosen, day),
         height=560,
         use_container_width=True,
         returned_objects=[],
         key="map",
     )
     st.caption(
-        "Ground is the union of settlement cells (Voronoi, at most "
-        f"{settings.CELL_MAX_RADIUS_M / 1000:g} km from the settlement) whose settlement the "
-        "view gives to a side. Settlements: GeoNames (CC BY 4.0) and curated sources; "
-        "borders: OpenStreetMap (ODbL) and Natural Earth. Hollow dots are unverified positions."
+        "Filled: the first view's ground beyond the border (blue Ukraine, red Russia, grey "
+        "dashed contested); outlines: the other views. Ground is the union of settlement "
+        f"cells (Voronoi, at most {settings.CELL_MAX_RADIUS_M / 1000:g} km from the "
+        "settlement). Hollow dots with a dashed ring are unverified positions. "
+        "Settlements: GeoNames (CC BY 4.0) and cited sources; borders: © OpenStreetMap "
+        "contributors (ODbL) and Natural Earth."
     )
+    _claims_of_day(t, day)
 
 
 main()

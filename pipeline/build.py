@@ -119,7 +119,8 @@ class Theatre:
         View
             The view.
         """
-        return timeline.parse_view(spec, list(self.claimants))
+        affiliations = {k: c.affiliation for k, c in self.claimants.items()}
+        return timeline.parse_view(spec, list(self.claimants), affiliations)
 
     def table(self, view: View | str) -> StatusTable:
         """Status table of a view, computed once per theatre.
@@ -166,6 +167,16 @@ class Theatre:
             msg = f"unknown region {name!r}; the theatre's regions are: {known}"
             raise InputError(msg)
         return rid
+
+    def border_lines(self) -> gpd.GeoDataFrame:
+        """The Russia-Ukraine border inside the theatre (EPSG:4326).
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            Line features with ``source`` and ``licence``.
+        """
+        return boundaries.border_gdf(self.data_dir)
 
     def date_range(self) -> tuple[dt.date, dt.date]:
         """First and last date of the ledger.

@@ -10,9 +10,13 @@ Claimant view (e.g. ``ua-gs``)
     made a **newer** claim about the same settlement; then the newer one stands. A side
     rarely announces its own losses, so its last word on a village it lost would otherwise
     stand for ever (ua-gs said Sudzha was taken in Aug 2024 and never said it was lost;
-    ru-mod's March 2025 claim is newer, so ua-gs's map shows Sudzha lost too). Where the
-    claimant explicitly rejects a claim (a ``denial``), the disputed settlement becomes
-    ``contested`` in the claimant's view from the date of the denial.
+    ru-mod's March 2025 claim is newer, so ua-gs's map shows Sudzha lost too).
+    Where the claimant has said nothing about a settlement, its silence is filled by the
+    claims of everyone **except its opponents** (the claimants affiliated with the other
+    side): independent trackers and its own side. A claimant's map is thus its own word,
+    completed by neutral trackers, and corrected by anyone's newer word.
+    Where the claimant explicitly rejects a claim (a ``denial``), the disputed settlement
+    becomes ``contested`` in the claimant's view from the date of the denial.
 Consolidated view over a set of claimants
     The latest claim from any claimant in the set wins; when claims of the same latest
     date disagree, the settlement is ``contested``.
@@ -24,7 +28,7 @@ make the settlement ``contested``; a claim is never silently dropped.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -53,12 +57,16 @@ class View:
     claimant : str or None
         The claimant whose view this is; None for a consolidated view.
     sources : tuple of str
-        For a claimant view, the other claimants whose newer claims override the
-        claimant's older ones; for a consolidated view, its members.
+        For a claimant view, the other claimants whose claims fill its silence and
+        override its older claims; for a consolidated view, its members.
+    opponents : tuple of str
+        For a claimant view, the claimants of the other side: their claims override the
+        claimant's older claims but never fill its silence.
     """
 
     claimant: str | None
     sources: tuple[str, ...]
+    opponents: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -68,7 +76,9 @@ class View:
         return "consolidated:" + "+".join(self.sources)
 
 
-def parse_view(spec: str, known: Sequence[str]) -> View:
+def parse_view(
+    spec: str, known: Sequence[str], affiliations: Mapping[str, str] | None = None
+) -> View:
     """Read a view from its command-line spelling.
 
     Parameters
@@ -78,6 +88,9 @@ def parse_view(spec: str, known: Sequence[str]) -> View:
         ``consolidated:ua-gs+isw`` (a chosen set; ``,`` also separates).
     known : sequence of str
         Known claimant ids.
+    affiliations : mapping of str to str, optional
+        Claimant id to ``UA``, ``RU`` or ``independent``; claimants affiliated with the
+        other side are the view's opponents. Without it a view has no opponents.
 
     Returns
     -------
@@ -108,7 +121,20 @@ def parse_view(spec: str, known: Sequence[str]) -> View:
     if text not in known:
         msg = f"unknown claimant {spec!r}; known: {', '.join(known)}, or 'consolidated'"
         raise InputError(msg)
-    return View(text, tuple(sorted(k for k in known if k != text)))
+    aff = affiliations or {}
+    mine = aff.get(text, "independent")
+    opponents = tuple(
+        sorted(
+            k
+            for k in known
+            if k != text
+            and mine in ("UA", "RU")
+            and aff.get(k, "independent") in ("UA", "RU")
+            and aff.get(k) != mine
+        )
+    )
+    sources = tuple(sorted(k for k in known if k != text and k not in opponents))
+    return View(text, sources, opponents)
 
 
 def map_events(claims: pd.DataFrame) -> pd.DataFrame:
@@ -145,6 +171,22 @@ def map_events(claims: pd.DataFrame) -> pd.DataFrame:
         rows, columns=["date", "place_id", "claimant", "side", "claim_id", "denial"]
     )
     return events.sort_values(["date", "denial", "claim_id"], kind="stable").reset_index(drop=True)
+
+
+def _resolve(latest: NDArray[np.int64], masks: NDArray[np.int64], base: int) -> int:
+    """Side of one settlement from its latest own, other and opponent claims."""
+    own, other, opponent = (int(v) for v in latest)
+    if own != _NEVER:
+        newest = max(other, opponent)
+        if own >= newest:
+            return _side_of(int(masks[0]))
+        mask = (int(masks[1]) if other == newest else 0) | (
+            int(masks[2]) if opponent == newest else 0
+        )
+        return _side_of(mask)
+    if other != _NEVER:
+        return _side_of(int(masks[1]))
+    return base
 
 
 def _side_of(mask: int) -> int:
@@ -257,22 +299,26 @@ def status_table(cells: gpd.GeoDataFrame, events: pd.DataFrame, view: View) -> S
     )
     place_base = empty.place_baseline
 
-    members = set(view.sources)
+    members = set(view.sources) | set(view.opponents)
     ev = events[
         events["place_id"].isin(index)
         & (events["claimant"].isin(members) | (events["claimant"] == view.claimant))
     ]
-    own_day = np.full(len(place_ids), _NEVER, dtype=np.int64)
-    own_mask = np.zeros(len(place_ids), dtype=np.int64)
-    oth_day = np.full(len(place_ids), _NEVER, dtype=np.int64)
-    oth_mask = np.zeros(len(place_ids), dtype=np.int64)
+    # Latest claim date and the sides claimed that day, per settlement, for three kinds
+    # of claimant: 0 the view's own, 1 the others that fill its silence, 2 its opponents.
+    latest = np.full((3, len(place_ids)), _NEVER, dtype=np.int64)
+    masks = np.zeros((3, len(place_ids)), dtype=np.int64)
     status = place_base.copy()
     dates: list[dt.date] = []
     rows: list[NDArray[np.int8]] = []
     days = np.array([d.toordinal() for d in ev["date"]], dtype=np.int64)
     pidx = np.array([index[p] for p in ev["place_id"]], dtype=np.int64)
     bits = np.array([1 << SIDE_CODES[s] for s in ev["side"]], dtype=np.int64)
-    own = (ev["claimant"] == view.claimant).to_numpy() if view.claimant else np.zeros(len(ev), bool)
+    kind = np.where(
+        (ev["claimant"] == view.claimant).to_numpy(),
+        0,
+        np.where(ev["claimant"].isin(set(view.opponents)).to_numpy(), 2, 1),
+    )
     start = 0
     while start < len(ev):
         end = start
@@ -280,17 +326,13 @@ def status_table(cells: gpd.GeoDataFrame, events: pd.DataFrame, view: View) -> S
             end += 1
         touched = set()
         for k in range(start, end):
-            p, day_k = int(pidx[k]), int(days[k])
-            day_arr, mask_arr = (own_day, own_mask) if own[k] else (oth_day, oth_mask)
-            if day_k > day_arr[p]:
-                day_arr[p], mask_arr[p] = day_k, 0
-            mask_arr[p] |= int(bits[k])
+            p, day_k, who = int(pidx[k]), int(days[k]), int(kind[k])
+            if day_k > latest[who, p]:
+                latest[who, p], masks[who, p] = day_k, 0
+            masks[who, p] |= int(bits[k])
             touched.add(p)
         for p in touched:
-            if own_day[p] != _NEVER and own_day[p] >= oth_day[p]:
-                status[p] = _side_of(int(own_mask[p]))
-            else:
-                status[p] = _side_of(int(oth_mask[p]))
+            status[p] = _resolve(latest[:, p], masks[:, p], int(place_base[p]))
         dates.append(dt.date.fromordinal(int(days[start])))
         rows.append(status.copy())
         start = end

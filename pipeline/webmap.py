@@ -1,6 +1,9 @@
-"""Web map: a Folium (Leaflet) map of one view on one date.
+"""Web map: Folium (Leaflet) maps of the theatre and of what each view holds on a date.
 
-Pure construction of a :class:`folium.Map`; the app embeds it, tests render its HTML.
+The map is split in two so that a date change sends only what changed: a **base map**
+(tiles when reachable, regions, border, settlements; built once) and a **ground layer**
+(each chosen view's ground beyond the border, and where two views disagree; rebuilt per
+date). Leaflet is served from the installed ``xstatic-leaflet`` package, never a CDN.
 Every text shown in a tooltip is escaped: feature properties are data, never HTML.
 """
 
@@ -8,16 +11,22 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Sequence
+from typing import Any, cast
 
 import folium
-import geopandas as gpd
+import shapely
+import shapely.geometry
 
-from pipeline import settings
+from pipeline.assets import STATIC_SUBDIR
 from pipeline.build import Theatre
-from pipeline.timeline import polygons_on
+from pipeline.timeline import disagreement, polygons_on
 
 SIDE_COLOURS: dict[str, str] = {"UA": "#1f5fbf", "RU": "#c8102e", "contested": "#8a8a8a"}
 """Fill colour of each side, the same everywhere in the product."""
+
+DISAGREEMENT_COLOUR = "#7b2cbf"
+"""Outline and hatch colour of ground where two views disagree."""
 
 SIDE_LABELS: dict[str, str] = {
     "UA": "held by Ukraine",
@@ -25,26 +34,233 @@ SIDE_LABELS: dict[str, str] = {
     "contested": "contested",
 }
 
+STATIC_URL = "/app/static"
+"""Where Streamlit serves the app's ``static/`` folder."""
 
-def _style(side: str) -> dict[str, object]:
+SIMPLIFY_DEG = 0.0002
+"""Drawing tolerance (about 20 m): ground is simplified before it is sent to the browser."""
+
+
+class OfflineMap(folium.Map):
+    """A folium map that loads only Leaflet, from the app's own static folder.
+
+    Folium's default assets (Leaflet, jQuery, Bootstrap, Font Awesome, awesome-markers)
+    come from public CDNs; the layers drawn here need Leaflet alone.
+    """
+
+    # folium declares these as mutable class-level lists; the override keeps its shape.
+    default_js = [("leaflet", f"{STATIC_URL}/{STATIC_SUBDIR}/leaflet.js")]  # noqa: RUF012
+    default_css = [("leaflet_css", f"{STATIC_URL}/{STATIC_SUBDIR}/leaflet.css")]  # noqa: RUF012
+
+
+def safe_text(text: str) -> str:
+    """Escape text for a Leaflet tooltip: HTML entities, and no way out of a JS string.
+
+    Folium writes tooltip text into a JavaScript template literal, so besides ``<``,
+    ``>``, ``&`` and quotes, the backtick, ``$`` and backslash must not reach it raw.
+
+    Parameters
+    ----------
+    text : str
+        Any text (a place name, a source, a quote).
+
+    Returns
+    -------
+    str
+        Text that renders as itself and cannot run code.
+
+    Examples
+    --------
+    >>> safe_text("<img src=x onerror=alert(1)> `${x}`")
+    '&lt;img src=x onerror=alert(1)&gt; &#96;&#36;{x}&#96;'
+    """
+    out = html.escape(text, quote=True)
+    return out.replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;")
+
+
+def _geojson(geom: shapely.Geometry) -> dict[str, Any]:
+    """GeoJSON geometry simplified for drawing, coordinates rounded to 5 decimals."""
+    small = shapely.set_precision(shapely.simplify(geom, SIMPLIFY_DEG), 1e-5)
+    return dict(shapely.geometry.mapping(cast("shapely.geometry.base.BaseGeometry", small)))
+
+
+def _style(side: str, primary: bool) -> dict[str, Any]:
     return {
         "fillColor": SIDE_COLOURS[side],
         "color": SIDE_COLOURS[side],
-        "weight": 1,
-        "fillOpacity": 0.45,
-        "dashArray": "4 4" if side == "contested" else None,
+        "weight": 1 if primary else 2,
+        "fillOpacity": 0.45 if primary else 0.0,
+        "dashArray": "4 4" if side == "contested" or not primary else None,
     }
 
 
-def map_of_view(theatre: Theatre, view: str, day: dt.date, focus: str = "RU-KRS") -> folium.Map:
-    """Build the map of a view on a date.
+def base_map(theatre: Theatre, focus: str = "RU-KRS", tiles: bool = True) -> folium.Map:
+    """The parts of the map that do not change with the date.
 
     Parameters
     ----------
     theatre : Theatre
         The loaded theatre.
-    view : str
-        Claimant id or ``consolidated[:a+b]``.
+    focus : str, default "RU-KRS"
+        Region to centre the map on.
+    tiles : bool, default True
+        Add OpenStreetMap tiles (drawn when the network reaches them; the theatre's own
+        layers keep the map legible without them).
+
+    Returns
+    -------
+    folium.Map
+        Regions, the border, and every located settlement with its source; unverified
+        positions are drawn hollow with their precision.
+    """
+    region = theatre.regions.loc[theatre.regions["region_id"] == focus]
+    minx, miny, maxx, maxy = region.total_bounds
+    fmap = OfflineMap(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        zoom_start=9,
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=False,
+    )
+    # Open on the ground the ledger speaks of: the located settlements it names.
+    named = theatre.places[
+        theatre.places["located"] & theatre.places["place_id"].isin(set(theatre.claims["place_id"]))
+    ]
+    if len(named):
+        x0, y0, x1, y1 = named.total_bounds
+        fmap.fit_bounds([[y0 - 0.05, x0 - 0.08], [y1 + 0.05, x1 + 0.08]])
+    if tiles:
+        folium.TileLayer(
+            "OpenStreetMap",
+            attr="© OpenStreetMap contributors (ODbL)",
+            name="OpenStreetMap tiles (online)",
+        ).add_to(fmap)
+    folium.GeoJson(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {"type": "Feature", "geometry": _geojson(g), "properties": {}}
+                for g in theatre.regions.geometry
+            ],
+        },
+        name="regions (Natural Earth, OSM border)",
+        style_function=lambda _f: {"fill": False, "color": "#444444", "weight": 1},
+        interactive=False,
+    ).add_to(fmap)
+    folium.GeoJson(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {"type": "Feature", "geometry": _geojson(g), "properties": {}}
+                for g in theatre.border_lines().geometry
+            ],
+        },
+        name="Russia-Ukraine border (OSM)",
+        style_function=lambda _f: {"color": "#e08000", "weight": 2.5},
+        interactive=False,
+    ).add_to(fmap)
+    settlements = folium.FeatureGroup(name="settlements")
+    places = theatre.places[theatre.places["located"]]
+    near = places.cx[minx - 1 : maxx + 1, miny - 1 : maxy + 1]
+    claimed = set(theatre.claims["place_id"])
+    for row in near.itertuples(index=False):
+        in_ledger = row.place_id in claimed
+        uncertain = not row.verified
+        text = f"{row.name} [{row.place_id}] — source: {row.source}"
+        if uncertain:
+            text += f" — UNVERIFIED position, ± {row.precision_m / 1000:g} km"
+        folium.CircleMarker(
+            location=[row.geometry.y, row.geometry.x],
+            radius=4 if in_ledger else 2,
+            color="#222222",
+            weight=1,
+            fill=True,
+            fill_opacity=0.0 if uncertain else 0.9,
+            dash_array="2 2" if uncertain else None,
+            tooltip=folium.Tooltip(safe_text(text)),
+        ).add_to(settlements)
+        if uncertain:
+            folium.Circle(
+                location=[row.geometry.y, row.geometry.x],
+                radius=float(row.precision_m),
+                color="#555555",
+                weight=1,
+                dash_array="3 5",
+                fill=False,
+                interactive=False,
+            ).add_to(settlements)
+    settlements.add_to(fmap)
+    folium.LayerControl(collapsed=True).add_to(fmap)
+    return fmap
+
+
+def ground_layer(theatre: Theatre, views: Sequence[str], day: dt.date) -> folium.FeatureGroup:
+    """What the chosen views hold beyond the border on a date, and where they disagree.
+
+    The first view is filled; the others are outlined; ground where the first two views
+    disagree is outlined in purple and carries both views' sides in its tooltip.
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    views : sequence of str
+        View spellings (claimant ids, ``consolidated``), first is primary.
+    day : datetime.date
+        The date.
+
+    Returns
+    -------
+    folium.FeatureGroup
+        The layer (named ``ground``), to add to :func:`base_map`'s map.
+    """
+    group = folium.FeatureGroup(name="ground")
+    for i, view in enumerate(views):
+        held = polygons_on(theatre.table(view), theatre.cells, day, beyond_border=True)
+        for row in held.itertuples(index=False):
+            if row.geometry is None or row.geometry.is_empty:
+                continue
+            label = (
+                f"{view}: {SIDE_LABELS[row.side]} on {day.isoformat()}, "
+                f"{row.area_km2:,.0f} km² ({row.area_mi2:,.0f} mi²)"
+            )
+            folium.GeoJson(
+                {"type": "Feature", "geometry": _geojson(row.geometry), "properties": {}},
+                style_function=lambda _f, s=row.side, p=(i == 0): _style(s, p),
+                tooltip=folium.Tooltip(safe_text(label)),
+            ).add_to(group)
+    if len(views) >= 2:
+        diff = disagreement(theatre.table(views[0]), theatre.table(views[1]), theatre.cells, day)
+        for row in diff.itertuples(index=False):
+            label = (
+                f"disagreement on {day.isoformat()}: {views[0]} says {row.side_a}, "
+                f"{views[1]} says {row.side_b} — {row.area_km2:,.0f} km²"
+            )
+            folium.GeoJson(
+                {"type": "Feature", "geometry": _geojson(row.geometry), "properties": {}},
+                style_function=lambda _f: {
+                    "color": DISAGREEMENT_COLOUR,
+                    "weight": 2,
+                    "dashArray": "1 4",
+                    "fillColor": DISAGREEMENT_COLOUR,
+                    "fillOpacity": 0.15,
+                },
+                tooltip=folium.Tooltip(safe_text(label)),
+            ).add_to(group)
+    return group
+
+
+def map_of_view(
+    theatre: Theatre, view: str | Sequence[str], day: dt.date, focus: str = "RU-KRS"
+) -> folium.Map:
+    """A complete map of one or several views on a date (base map plus ground layer).
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    view : str or sequence of str
+        One view spelling, or several (first is primary).
     day : datetime.date
         The date.
     focus : str, default "RU-KRS"
@@ -53,52 +269,9 @@ def map_of_view(theatre: Theatre, view: str, day: dt.date, focus: str = "RU-KRS"
     Returns
     -------
     folium.Map
-        Regions, border, each side's ground, and settlements with their source.
+        The map.
     """
-    region = theatre.regions.loc[theatre.regions["region_id"] == focus]
-    minx, miny, maxx, maxy = region.total_bounds
-    fmap = folium.Map(
-        location=[(miny + maxy) / 2, (minx + maxx) / 2],
-        zoom_start=9,
-        tiles="OpenStreetMap",
-        control_scale=True,
-    )
-    # Only ground a side holds beyond its own border (and contested ground) is drawn.
-    held = polygons_on(theatre.table(view), theatre.cells, day, beyond_border=True)
-    for row in held.itertuples(index=False):
-        if row.geometry is None or row.geometry.is_empty:
-            continue
-        label = f"{SIDE_LABELS[row.side]}: {row.area_km2:,.0f} km² ({row.area_mi2:,.0f} mi²)"
-        folium.GeoJson(
-            gpd.GeoSeries([row.geometry], crs=settings.GEO_CRS).__geo_interface__,
-            name=SIDE_LABELS[row.side],
-            style_function=lambda _f, side=row.side: _style(side),
-            tooltip=folium.Tooltip(html.escape(label)),
-        ).add_to(fmap)
-    folium.GeoJson(
-        theatre.regions[["region_id", "geometry"]].__geo_interface__,
-        name="regions",
-        style_function=lambda _f: {"fill": False, "color": "#555555", "weight": 1},
-    ).add_to(fmap)
-    places = theatre.places[theatre.places["located"]]
-    near = places.cx[minx - 0.5 : maxx + 0.5, miny - 0.5 : maxy + 0.5]
-    claimed = set(theatre.claims["place_id"])
-    for row in near.itertuples(index=False):
-        if row.place_id not in claimed:
-            continue
-        uncertain = not row.verified
-        text = f"{row.name} ({row.place_id}); source: {row.source}"
-        if uncertain:
-            text += f"; UNVERIFIED position, ± {row.precision_m / 1000:g} km"
-        folium.CircleMarker(
-            location=[row.geometry.y, row.geometry.x],
-            radius=3 if not uncertain else 5,
-            color="#222222",
-            weight=1,
-            fill=True,
-            fill_opacity=0.9 if not uncertain else 0.1,
-            dash_array="2 2" if uncertain else None,
-            tooltip=folium.Tooltip(html.escape(text)),
-        ).add_to(fmap)
-    folium.LayerControl(collapsed=True).add_to(fmap)
+    views = [view] if isinstance(view, str) else list(view)
+    fmap = base_map(theatre, focus)
+    ground_layer(theatre, views, day).add_to(fmap)
     return fmap

@@ -1,4 +1,4 @@
-"""The map page under streamlit.testing: no exception, the figures follow the widgets."""
+"""The map page under streamlit.testing: figures follow the widgets and the permalink."""
 
 from __future__ import annotations
 
@@ -12,37 +12,67 @@ from pipeline import settings
 APP = str(settings.ROOT / "app.py")
 
 
-@pytest.fixture
-def app() -> AppTest:
+def _open(**params: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
+    for key, value in params.items():
+        at.query_params[key] = value
     at.run()
     assert not at.exception
     return at
 
 
-def _ua_metric(at: AppTest) -> str:
-    return next(m.value for m in at.metric if "held by Ukraine" in m.label)
+def _held(at: AppTest, view: str) -> str:
+    return str(next(m.value for m in at.metric if m.label.startswith(f"{view}:")))
 
 
-def test_map_page_renders_figures(app: AppTest) -> None:
-    assert app.title[0].value.startswith("Frontline")
-    assert len(app.metric) == 3
-    assert _ua_metric(app) != "0 km²"
+def test_default_view_shows_two_claimants_and_the_map() -> None:
+    at = _open()
+    assert at.title[0].value.startswith("Frontline")
+    assert [m.label.split(":")[0] for m in at.metric] == ["ua-gs", "ru-mod"]
+    assert _held(at, "ua-gs") != "0 km²"
+    assert not at.warning
 
 
-def test_moving_the_date_changes_the_figures(app: AppTest) -> None:
-    before = _ua_metric(app)
-    app.slider(key="date").set_value(dt.date(2024, 8, 6)).run()
-    assert not app.exception
-    assert _ua_metric(app) == "0 km²"
+def test_moving_the_date_changes_the_figures() -> None:
+    at = _open()
+    before = _held(at, "ua-gs")
+    at.slider(key="date").set_value(dt.date(2024, 8, 6)).run()
+    assert not at.exception
+    assert _held(at, "ua-gs") == "0 km²"
     assert before != "0 km²"
+    assert at.query_params["date"] == "2024-08-06"
 
 
-def test_switching_claimant_changes_the_figures(app: AppTest) -> None:
-    app.slider(key="date").set_value(dt.date(2025, 4, 27)).run()
-    ua_gs = [m.value for m in app.metric]
-    app.selectbox(key="view").set_value("ru-mod").run()
-    assert not app.exception
-    ru_mod = [m.value for m in app.metric]
-    assert ua_gs != ru_mod
-    assert _ua_metric(app) == "0 km²"
+def test_permalink_27_april_2025_shows_the_disagreement() -> None:
+    at = _open(date="2025-04-27", claimants="ua-gs,ru-mod")
+    assert _held(at, "ru-mod") == "0 km²"
+    assert _held(at, "ua-gs") != "0 km²"
+    assert any("disagree on" in c.value for c in at.caption)
+
+
+def test_permalink_restores_claimants_and_compare() -> None:
+    at = _open(date="2024-09-01", claimants="isw,deepstate", compare="2024-08-10")
+    assert at.multiselect(key="views").value == ["isw", "deepstate"]
+    assert at.slider(key="date").value == dt.date(2024, 9, 1)
+    assert any("2024-08-10 → 2024-09-01" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize(
+    ("params", "notice"),
+    [
+        ({"date": "not-a-date"}, "bad date 'not-a-date'"),
+        ({"date": "2030-01-01"}, "outside the timeline"),
+        ({"claimants": "kremlin,ua-gs"}, "unknown claimant(s) 'kremlin'"),
+        ({"compare": "yesterday"}, "bad compare date 'yesterday'"),
+    ],
+)
+def test_bad_permalink_gives_a_notice_and_the_default(params: dict[str, str], notice: str) -> None:
+    at = _open(**params)
+    assert any(notice in w.value for w in at.warning), [w.value for w in at.warning]
+    assert len(at.metric) >= 1
+
+
+def test_next_change_button_jumps_to_the_next_change_date() -> None:
+    at = _open(date="2024-08-08", claimants="ua-gs")
+    at.button(key="next").click().run()
+    assert at.slider(key="date").value == dt.date(2024, 8, 9)

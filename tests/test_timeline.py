@@ -161,3 +161,15 @@ def test_parse_view_names_the_unknown_claimant(spec: str) -> None:
 def test_area_series_refuses_unknown_side(tiny_theatre: Theatre) -> None:
     with pytest.raises(InputError, match="'blue'"):
         area_series(tiny_theatre.table("ua-gs"), tiny_theatre.cells, "blue")
+
+
+def test_silence_is_filled_by_trackers_not_by_the_opponent(tiny_theatre: Theatre) -> None:
+    # Only ua-gs claimed Gornal in Aug 2024: ru-mod's view keeps its baseline (its
+    # opponent's claim does not fill its silence), an independent tracker's view takes it.
+    t = tiny_theatre
+    assert t.view("ru-mod").opponents == ("ua-gs",)
+    assert t.view("isw").opponents == ()
+    assert _side_of(t, "ru-mod", "cur-gornal", "2024-08-25") == "RU"
+    assert _side_of(t, "isw", "cur-gornal", "2024-08-25") == "UA"
+    diff = disagreement(t.table("ua-gs"), t.table("ru-mod"), t.cells, D("2024-08-25"))
+    assert set(zip(diff["side_a"], diff["side_b"], strict=True)) >= {("UA", "RU")}

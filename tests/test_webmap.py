@@ -15,7 +15,10 @@ def test_map_html_draws_the_held_ground_and_escapes_text(tiny_theatre: Theatre) 
     html = map_of_view(tiny_theatre, "ua-gs", dt.date(2024, 8, 25)).get_root().render()
     assert SIDE_COLOURS["UA"] in html
     assert "held by Ukraine" in html
-    assert "Sudzha (gn-1)" in html
+    assert "Sudzha [gn-1]" in html
+    assert "cdn.jsdelivr" not in html
+    assert "code.jquery" not in html
+    assert "/app/static/vendor/leaflet-" in html
 
 
 def test_map_before_the_incursion_draws_no_ukrainian_ground(tiny_theatre: Theatre) -> None:

@@ -1,0 +1,123 @@
+"""View state: what the map page shows, and its permalink (URL query parameters).
+
+``?date=2024-08-25&claimants=ua-gs,ru-mod&compare=2024-08-10`` restores a view. Every
+parameter is checked: a bad value yields a notice naming it and the reason, and that
+part of the view falls back to its default; nothing raises.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from pipeline.claims import parse_date
+
+MAX_VIEWS = 4
+"""At most this many views at once on the map."""
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """What the map page shows.
+
+    Attributes
+    ----------
+    day : datetime.date
+        The date.
+    views : tuple of str
+        Views (claimant ids or ``consolidated``), the first is primary.
+    compare : datetime.date or None
+        Earlier date to show change since, if any.
+    """
+
+    day: dt.date
+    views: tuple[str, ...]
+    compare: dt.date | None = None
+
+    def to_params(self) -> dict[str, str]:
+        """Query parameters that restore this view.
+
+        Returns
+        -------
+        dict of str to str
+            ``date``, ``claimants`` and, when set, ``compare``.
+        """
+        params = {"date": self.day.isoformat(), "claimants": ",".join(self.views)}
+        if self.compare is not None:
+            params["compare"] = self.compare.isoformat()
+        return params
+
+
+def _first(value: str | Sequence[str] | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return value[0] if value else None
+
+
+def state_from_params(
+    params: Mapping[str, str | Sequence[str]],
+    known_views: Sequence[str],
+    first: dt.date,
+    last: dt.date,
+    default: ViewState,
+) -> tuple[ViewState, list[str]]:
+    """Read a view from query parameters, with a notice for every bad value.
+
+    Parameters
+    ----------
+    params : mapping
+        Query parameters (``st.query_params`` or a plain dict).
+    known_views : sequence of str
+        Views that may be named.
+    first, last : datetime.date
+        Date range the slider offers.
+    default : ViewState
+        What to show for a missing or bad parameter.
+
+    Returns
+    -------
+    tuple of (ViewState, list of str)
+        The view, and one notice per bad parameter (empty when all were good).
+    """
+    notices: list[str] = []
+    day = default.day
+    raw_date = _first(params.get("date"))
+    if raw_date is not None:
+        try:
+            day = parse_date(raw_date, "date")
+            if not first <= day <= last:
+                notices.append(
+                    f"date {raw_date!r} is outside the timeline ({first} to {last}); "
+                    f"showing {default.day}"
+                )
+                day = default.day
+        except ValueError as e:
+            notices.append(f"{e}; showing {default.day}")
+    views = default.views
+    raw_views = _first(params.get("claimants"))
+    if raw_views is not None:
+        asked = [v.strip() for v in raw_views.split(",") if v.strip()]
+        unknown = [v for v in asked if v not in known_views]
+        good = list(dict.fromkeys(v for v in asked if v in known_views))[:MAX_VIEWS]
+        if unknown:
+            notices.append(
+                f"unknown claimant(s) {', '.join(repr(u) for u in unknown)}; "
+                f"known: {', '.join(known_views)}"
+            )
+        if good:
+            views = tuple(good)
+        elif asked or not unknown:
+            notices.append("no known claimant given; showing the default view")
+    compare = default.compare
+    raw_compare = _first(params.get("compare"))
+    if raw_compare is not None:
+        try:
+            compare = parse_date(raw_compare, "compare date")
+            if compare > day:
+                notices.append(f"compare date {raw_compare!r} is after the date {day}; ignored")
+                compare = None
+        except ValueError as e:
+            notices.append(f"{e}; ignored")
+            compare = None
+    return ViewState(day, views, compare), notices
