@@ -53,10 +53,10 @@ def session_base_map(t: Theatre) -> folium.Map:
     script identical across reruns, so only the ground layer is sent on a date change.
     """
     if "base_map" not in st.session_state:
-        fmap = copy.deepcopy(cached_base_map(t, t.fingerprint))
-        st.session_state["base_map"] = fmap
+        copied = copy.deepcopy(cached_base_map(t, t.fingerprint))
+        st.session_state["base_map"] = copied
         st.session_state["base_map_keys"] = {
-            name: set(box._children) for name, box in _containers(fmap).items()
+            name: set(box._children) for name, box in _containers(copied).items()
         }
     fmap: folium.Map = st.session_state["base_map"]
     keys = st.session_state["base_map_keys"]
