@@ -6,15 +6,14 @@ Every cell starts with the side of the country it lies in. A claim moves the set
 cell(s) to the claimed side from the claim's date on, until a later claim moves it again.
 
 Claimant view (e.g. ``ua-gs``)
-    For each settlement, the claimant's own latest claim wins unless another claimant has
-    made a **newer** claim about the same settlement; then the newer one stands. A side
-    rarely announces its own losses, so its last word on a village it lost would otherwise
-    stand for ever (ua-gs said Sudzha was taken in Aug 2024 and never said it was lost;
-    ru-mod's March 2025 claim is newer, so ua-gs's map shows Sudzha lost too).
-    Where the claimant has said nothing about a settlement, its silence is filled by the
-    claims of everyone **except its opponents** (the claimants affiliated with the other
-    side): independent trackers and its own side. A claimant's map is thus its own word,
-    completed by neutral trackers, and corrected by anyone's newer word.
+    For each settlement the **newest** claim stands, whoever made it, with two rules for
+    whose word it is. The claimant's own claim wins a tie. And when the newest word comes
+    only from an **opponent** (a claimant affiliated with the other side) giving the
+    settlement to its own side, the claimant has not conceded it: the settlement is
+    ``contested`` in the claimant's view. A side rarely announces its losses, so its last
+    word on a village would otherwise stand for ever: ua-gs said Sudzha was taken in Aug
+    2024; ru-mod's March 2025 claim is newer, so ua-gs's map no longer shows Sudzha as
+    Ukrainian (contested, or Russian once a tracker or ua-gs itself says so).
     Where the claimant explicitly rejects a claim (a ``denial``), the disputed settlement
     becomes ``contested`` in the claimant's view from the date of the denial.
 Consolidated view over a set of claimants
@@ -61,12 +60,16 @@ class View:
         override its older claims; for a consolidated view, its members.
     opponents : tuple of str
         For a claimant view, the claimants of the other side: their claims override the
-        claimant's older claims but never fill its silence.
+        claimant's older claims; where the claimant is silent, a newest claim of theirs
+        for their own side makes the settlement contested.
+    side : str or None
+        The side the claimant belongs to (``UA``/``RU``), None for independent ones.
     """
 
     claimant: str | None
     sources: tuple[str, ...]
     opponents: tuple[str, ...] = ()
+    side: str | None = None
 
     @property
     def label(self) -> str:
@@ -134,7 +137,7 @@ def parse_view(
         )
     )
     sources = tuple(sorted(k for k in known if k != text and k not in opponents))
-    return View(text, sources, opponents)
+    return View(text, sources, opponents, mine if mine in ("UA", "RU") else None)
 
 
 def map_events(claims: pd.DataFrame) -> pd.DataFrame:
@@ -173,20 +176,21 @@ def map_events(claims: pd.DataFrame) -> pd.DataFrame:
     return events.sort_values(["date", "denial", "claim_id"], kind="stable").reset_index(drop=True)
 
 
-def _resolve(latest: NDArray[np.int64], masks: NDArray[np.int64], base: int) -> int:
+def _resolve(
+    latest: NDArray[np.int64], masks: NDArray[np.int64], base: int, opponent_bit: int
+) -> int:
     """Side of one settlement from its latest own, other and opponent claims."""
     own, other, opponent = (int(v) for v in latest)
-    if own != _NEVER:
-        newest = max(other, opponent)
-        if own >= newest:
-            return _side_of(int(masks[0]))
-        mask = (int(masks[1]) if other == newest else 0) | (
-            int(masks[2]) if opponent == newest else 0
-        )
-        return _side_of(mask)
-    if other != _NEVER:
-        return _side_of(int(masks[1]))
-    return base
+    newest = max(own, other, opponent)
+    if newest == _NEVER:
+        return base
+    if own == newest:
+        return _side_of(int(masks[0]))
+    if other == newest:
+        return _side_of(int(masks[1]) | (int(masks[2]) if opponent == newest else 0))
+    if int(masks[2]) == opponent_bit:
+        return SIDE_CODES["contested"]  # only the other side says it took it: not conceded
+    return _side_of(int(masks[2]))
 
 
 def _side_of(mask: int) -> int:
@@ -319,6 +323,8 @@ def status_table(cells: gpd.GeoDataFrame, events: pd.DataFrame, view: View) -> S
         0,
         np.where(ev["claimant"].isin(set(view.opponents)).to_numpy(), 2, 1),
     )
+    other_side = {"UA": "RU", "RU": "UA"}.get(view.side or "")
+    opponent_bit = 1 << SIDE_CODES[other_side] if other_side else 0
     start = 0
     while start < len(ev):
         end = start
@@ -332,7 +338,7 @@ def status_table(cells: gpd.GeoDataFrame, events: pd.DataFrame, view: View) -> S
             masks[who, p] |= int(bits[k])
             touched.add(p)
         for p in touched:
-            status[p] = _resolve(latest[:, p], masks[:, p], int(place_base[p]))
+            status[p] = _resolve(latest[:, p], masks[:, p], int(place_base[p]), opponent_bit)
         dates.append(dt.date.fromordinal(int(days[start])))
         rows.append(status.copy())
         start = end

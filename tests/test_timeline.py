@@ -56,10 +56,13 @@ def test_stale_claim_is_overridden_by_a_newer_claim_of_another_claimant(
     tiny_theatre: Theatre,
 ) -> None:
     # ua-gs claimed Sudzha in Aug 2024 and never said it lost it; ru-mod's March 2025
-    # claim is newer, so ua-gs's own view shows Sudzha lost by April 2025.
+    # claim is newer, so ua-gs's view no longer shows Sudzha as Ukrainian: contested (its
+    # opponent's word alone is not its concession), Russian in every other view.
     t = tiny_theatre
     assert _side_of(t, "ua-gs", "gn-1", "2025-03-12") == "UA"
-    assert _side_of(t, "ua-gs", "gn-1", "2025-04-20") == "RU"
+    assert _side_of(t, "ua-gs", "gn-1", "2025-04-20") == "contested"
+    assert _side_of(t, "isw", "gn-1", "2025-04-20") == "RU"
+    assert _side_of(t, "consolidated", "gn-1", "2025-04-20") == "RU"
 
 
 def test_own_claim_wins_over_older_claims_of_others(tiny_theatre: Theatre) -> None:
@@ -113,12 +116,13 @@ def test_polygons_match_their_areas(tiny_theatre: Theatre) -> None:
 
 def test_change_between_reports_gains_and_losses(tiny_theatre: Theatre) -> None:
     t = tiny_theatre
-    change = change_between(t.table("ua-gs"), t.cells, D("2024-08-25"), D("2025-03-20"))
-    by = {(r.side, r.change): r.area_km2 for r in change.itertuples()}
-    sudzha = _cell_area(t, "gn-1")
-    assert by[("UA", "lost")] == pytest.approx(sudzha, rel=1e-3)
-    assert by[("RU", "gained")] == pytest.approx(sudzha, rel=1e-3)
-    assert by[("UA", "gained")] == 0
+    for view, sudzha_goes_to in (("ua-gs", "contested"), ("isw", "RU")):
+        change = change_between(t.table(view), t.cells, D("2024-08-25"), D("2025-03-20"))
+        by = {(r.side, r.change): r.area_km2 for r in change.itertuples()}
+        sudzha = _cell_area(t, "gn-1")
+        assert by[("UA", "lost")] == pytest.approx(sudzha, rel=1e-3)
+        assert by[(sudzha_goes_to, "gained")] == pytest.approx(sudzha, rel=1e-3)
+        assert by[("UA", "gained")] == 0
 
 
 def test_change_between_refuses_reversed_dates(tiny_theatre: Theatre) -> None:
@@ -134,9 +138,9 @@ def test_disagreement_finds_where_two_views_differ(tiny_theatre: Theatre) -> Non
     assert len(diff) == 1
     row = diff.iloc[0]
     assert (row["side_a"], row["side_b"]) == ("contested", "RU")
-    # Gornal (ua-gs denies ru-mod's claim) and Korenevo (ua-gs takes the mixed word of
-    # ru-mod and isw as contested; ru-mod keeps its own).
-    expected = _cell_area(t, "cur-gornal") + _cell_area(t, "gn-2")
+    # Gornal (ua-gs denies ru-mod's claim), Korenevo (ua-gs takes the mixed word of ru-mod
+    # and isw as contested; ru-mod keeps its own) and Sudzha (ua-gs never conceded it).
+    expected = _cell_area(t, "cur-gornal") + _cell_area(t, "gn-2") + _cell_area(t, "gn-1")
     assert row["area_km2"] == pytest.approx(expected, rel=1e-3)
     same = disagreement(t.table("ua-gs"), t.table("ua-gs"), t.cells, D("2025-04-27"))
     assert len(same) == 0
@@ -163,13 +167,13 @@ def test_area_series_refuses_unknown_side(tiny_theatre: Theatre) -> None:
         area_series(tiny_theatre.table("ua-gs"), tiny_theatre.cells, "blue")
 
 
-def test_silence_is_filled_by_trackers_not_by_the_opponent(tiny_theatre: Theatre) -> None:
-    # Only ua-gs claimed Gornal in Aug 2024: ru-mod's view keeps its baseline (its
-    # opponent's claim does not fill its silence), an independent tracker's view takes it.
+def test_silence_against_the_other_side_is_contested_not_conceded(tiny_theatre: Theatre) -> None:
+    # Only ua-gs claimed Gornal in Aug 2024: in ru-mod's view Russia never conceded it, so
+    # it is contested; an independent tracker's view takes ua-gs's word.
     t = tiny_theatre
     assert t.view("ru-mod").opponents == ("ua-gs",)
     assert t.view("isw").opponents == ()
-    assert _side_of(t, "ru-mod", "cur-gornal", "2024-08-25") == "RU"
+    assert _side_of(t, "ru-mod", "cur-gornal", "2024-08-25") == "contested"
     assert _side_of(t, "isw", "cur-gornal", "2024-08-25") == "UA"
     diff = disagreement(t.table("ua-gs"), t.table("ru-mod"), t.cells, D("2024-08-25"))
-    assert set(zip(diff["side_a"], diff["side_b"], strict=True)) >= {("UA", "RU")}
+    assert ("UA", "contested") in set(zip(diff["side_a"], diff["side_b"], strict=True))
