@@ -35,9 +35,9 @@ def theatre() -> Theatre:
 
 
 @st.cache_resource
-def cached_base_map(_t: Theatre, fingerprint: str) -> folium.Map:
-    """The date-independent map, built once (same element ids, so it is never re-sent)."""
-    return base_map(_t, FOCUS)
+def cached_base_map(_t: Theatre, fingerprint: str, playback: str) -> folium.Map:
+    """The date-independent map, built once per primary view (its ids never change)."""
+    return base_map(_t, FOCUS, playback=playback)
 
 
 def _containers(fmap: folium.Map) -> dict[str, Any]:
@@ -45,15 +45,16 @@ def _containers(fmap: folium.Map) -> dict[str, Any]:
     return {"map": fmap, "header": root.header, "html": root.html, "script": root.script}
 
 
-def session_base_map(t: Theatre) -> folium.Map:
+def session_base_map(t: Theatre, playback: str) -> folium.Map:
     """Return the session's copy of the base map, minus what earlier reruns attached.
 
     st_folium attaches the ground layer to the map it is given and renders it into the
     map's root figure; a per-session copy pruned back to its built state keeps the map's
     script identical across reruns, so only the ground layer is sent on a date change.
     """
-    if "base_map" not in st.session_state:
-        copied = copy.deepcopy(cached_base_map(t, t.fingerprint))
+    if st.session_state.get("base_map_view") != playback:
+        copied = copy.deepcopy(cached_base_map(t, t.fingerprint, playback))
+        st.session_state["base_map_view"] = playback
         st.session_state["base_map"] = copied
         st.session_state["base_map_keys"] = {
             name: set(box._children) for name, box in _containers(copied).items()
@@ -175,7 +176,7 @@ def main() -> None:
     st.query_params.from_dict(ViewState(day, tuple(chosen), compare).to_params())
     _figures(t, chosen, day, compare)
     st_folium(
-        session_base_map(t),
+        session_base_map(t, chosen[0]),
         feature_group_to_add=ground_layer(t, chosen, day),
         height=560,
         use_container_width=True,

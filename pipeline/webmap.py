@@ -15,9 +15,11 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import folium
+import jinja2
 import shapely
 import shapely.geometry
 
+from pipeline import settings
 from pipeline.assets import STATIC_SUBDIR
 from pipeline.build import Theatre
 from pipeline.timeline import disagreement, polygons_on
@@ -94,7 +96,9 @@ def _style(side: str, primary: bool) -> dict[str, Any]:
     }
 
 
-def base_map(theatre: Theatre, focus: str = "RU-KRS", tiles: bool = True) -> folium.Map:
+def base_map(
+    theatre: Theatre, focus: str = "RU-KRS", tiles: bool = True, playback: str | None = None
+) -> folium.Map:
     """The parts of the map that do not change with the date.
 
     Parameters
@@ -106,6 +110,8 @@ def base_map(theatre: Theatre, focus: str = "RU-KRS", tiles: bool = True) -> fol
     tiles : bool, default True
         Add OpenStreetMap tiles (drawn when the network reaches them; the theatre's own
         layers keep the map legible without them).
+    playback : str, optional
+        A view whose whole timeline a play button animates in the browser.
 
     Returns
     -------
@@ -115,20 +121,20 @@ def base_map(theatre: Theatre, focus: str = "RU-KRS", tiles: bool = True) -> fol
     """
     region = theatre.regions.loc[theatre.regions["region_id"] == focus]
     minx, miny, maxx, maxy = region.total_bounds
+    # Open on the ground the ledger speaks of: the located settlements it names.
+    named = theatre.places[
+        theatre.places["located"]
+        & theatre.places["place_id"].isin(set(theatre.claims["place_id"]))
+        & (theatre.places["region_id"] == focus)
+    ]
+    x0, y0, x1, y1 = named.total_bounds if len(named) else (minx, miny, maxx, maxy)
     fmap = OfflineMap(
-        location=[(miny + maxy) / 2, (minx + maxx) / 2],
-        zoom_start=9,
+        location=[(y0 + y1) / 2, (x0 + x1) / 2],
+        zoom_start=10,
         tiles=None,
         control_scale=True,
         prefer_canvas=False,
     )
-    # Open on the ground the ledger speaks of: the located settlements it names.
-    named = theatre.places[
-        theatre.places["located"] & theatre.places["place_id"].isin(set(theatre.claims["place_id"]))
-    ]
-    if len(named):
-        x0, y0, x1, y1 = named.total_bounds
-        fmap.fit_bounds([[y0 - 0.05, x0 - 0.08], [y1 + 0.05, x1 + 0.08]])
     if tiles:
         folium.TileLayer(
             "OpenStreetMap",
@@ -190,6 +196,8 @@ def base_map(theatre: Theatre, focus: str = "RU-KRS", tiles: bool = True) -> fol
                 interactive=False,
             ).add_to(settlements)
     settlements.add_to(fmap)
+    if playback is not None:
+        Playback(playback_data(theatre, playback)).add_to(fmap)
     folium.LayerControl(collapsed=True).add_to(fmap)
     return fmap
 
@@ -275,3 +283,135 @@ def map_of_view(
     fmap = base_map(theatre, focus)
     ground_layer(theatre, views, day).add_to(fmap)
     return fmap
+
+
+def playback_data(theatre: Theatre, view: str) -> dict[str, Any]:
+    """Every change date of a view, compactly, for client-side playback.
+
+    Only the cells whose side ever differs from their country's are sent, once, as
+    GeoJSON; each change date is then one character per cell (``0`` UA, ``1`` RU,
+    ``2`` contested), so a whole timeline costs little more than one map.
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    view : str
+        View spelling.
+
+    Returns
+    -------
+    dict
+        ``view``, ``dates`` (ISO strings), ``base`` (baseline codes), ``frames`` (one
+        code string per date) and ``cells`` (a FeatureCollection, EPSG:4326, whose
+        features carry their index ``i``).
+    """
+    table = theatre.table(view)
+    statuses = [table.cell_status(day) for day in table.dates]
+    changing = [
+        i for i in range(len(theatre.cells)) if any(s[i] != table.baseline[i] for s in statuses)
+    ]
+    cells = theatre.cells.iloc[changing].to_crs(settings.GEO_CRS)
+    features = [
+        {"type": "Feature", "geometry": _geojson(geom), "properties": {"i": k}}
+        for k, geom in enumerate(cells.geometry)
+    ]
+    return {
+        "view": view,
+        "dates": [d.isoformat() for d in table.dates],
+        "base": "".join(str(int(table.baseline[i])) for i in changing),
+        "frames": ["".join(str(int(s[i])) for i in changing) for s in statuses],
+        "cells": {"type": "FeatureCollection", "features": features},
+    }
+
+
+class Playback(folium.MacroElement):
+    """A play button that animates a view's timeline in the browser, with no server trip.
+
+    Parameters
+    ----------
+    data : dict
+        From :func:`playback_data`.
+    frame_ms : int, default 350
+        Milliseconds per change date.
+    """
+
+    _template = jinja2.Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var data = {{ this.data|tojson }};
+            var colours = {{ this.colours|tojson }};
+            var cells = {};
+            var layer = L.geoJSON(data.cells, {
+                interactive: false,
+                style: function () { return {weight: 0, fillOpacity: 0}; },
+                onEachFeature: function (f, l) { cells[f.properties.i] = l; }
+            });
+            var timer = null, frame = 0, hidden = [];
+            var box = L.DomUtil.create("div", "leaflet-bar frontline-playback");
+            box.style.background = "white";
+            box.style.padding = "4px 8px";
+            box.style.font = "13px sans-serif";
+            var button = L.DomUtil.create("a", "", box);
+            button.href = "#";
+            button.setAttribute("role", "button");
+            button.setAttribute("aria-label", "play the timeline");
+            button.textContent = "▶ play";
+            button.style.width = "auto";
+            button.style.padding = "0 6px";
+            var label = L.DomUtil.create("span", "frontline-playback-date", box);
+            label.textContent = " " + data.view;
+            L.DomEvent.disableClickPropagation(box);
+            function show(k) {
+                var codes = data.frames[k];
+                for (var i = 0; i < codes.length; i++) {
+                    var code = codes.charCodeAt(i) - 48;
+                    var held = code !== data.base.charCodeAt(i) - 48;
+                    cells[i].setStyle({
+                        fillColor: colours[code], fillOpacity: held ? 0.55 : 0, weight: 0
+                    });
+                }
+                label.textContent = " " + data.view + " " + data.dates[k];
+            }
+            function stop() {
+                clearInterval(timer);
+                timer = null;
+                map.removeLayer(layer);
+                hidden.forEach(function (g) { map.addLayer(g); });
+                hidden = [];
+                button.textContent = "▶ play";
+            }
+            L.DomEvent.on(button, "click", function (e) {
+                L.DomEvent.preventDefault(e);
+                if (timer) { stop(); return; }
+                hidden = (window.feature_group || []).filter(function (g) {
+                    return map.hasLayer(g);
+                });
+                hidden.forEach(function (g) { map.removeLayer(g); });
+                layer.addTo(map);
+                frame = 0;
+                show(frame);
+                button.textContent = "❚❚ pause";
+                timer = setInterval(function () {
+                    frame += 1;
+                    if (frame >= data.frames.length) { clearInterval(timer); timer = null;
+                        button.textContent = "▶ play"; return; }
+                    show(frame);
+                }, {{ this.frame_ms }});
+            });
+            var control = L.control({position: "bottomleft"});
+            control.onAdd = function () { return box; };
+            control.addTo(map);
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, data: dict[str, Any], frame_ms: int = 350) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "Playback"
+        self.data = data
+        self.frame_ms = int(frame_ms)
+        self.colours = [SIDE_COLOURS[side] for side in settings.SIDES]

@@ -160,3 +160,14 @@ def test_bad_permalink_shows_a_notice_not_a_traceback(server: str, page: Page) -
     expect(page.get_by_text("bad date 'not-a-date'")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("unknown claimant(s) 'nobody'")).to_be_visible()
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_play_animates_the_timeline_in_the_browser(server: str, page: Page) -> None:
+    page.goto(f"{server}/?date=2024-08-25&claimants=ua-gs")
+    frame = page.frame_locator("iframe").first
+    _map_paths(page).first.wait_for(state="attached", timeout=60_000)
+    label = frame.locator(".frontline-playback-date")
+    assert label.inner_text().strip() == "ua-gs"
+    frame.get_by_role("button", name="play the timeline").click()
+    expect(label).to_contain_text("2024-08-", timeout=10_000)
+    expect(label).to_contain_text("2025-", timeout=60_000)  # frames advance client-side

@@ -133,3 +133,15 @@ def test_sources_file_names_every_licence() -> None:
         "public domain",
     ):
         assert needle in text
+
+
+def test_claimed_settlements_lie_near_the_border(kursk: Theatre) -> None:
+    # A guard against homonyms: every located settlement a control claim names lies
+    # within 80 km of the Russia-Ukraine border (this theatre's front).
+    from pipeline.boundaries import border_gdf
+
+    border = border_gdf(DATA).to_crs(settings.EQUAL_AREA_CRS).union_all()
+    named = set(kursk.claims.loc[kursk.claims["kind"] == "control", "place_id"])
+    pl = kursk.places[kursk.places["located"] & kursk.places["place_id"].isin(named)]
+    far = pl[pl.to_crs(settings.EQUAL_AREA_CRS).distance(border) > 80_000]
+    assert far.empty, far[["place_id", "name"]]
