@@ -10,6 +10,7 @@ import copy
 import datetime as dt
 from typing import Any
 
+import altair as alt
 import folium
 import pandas as pd
 import streamlit as st
@@ -17,11 +18,17 @@ from streamlit_folium import st_folium
 
 from pipeline import assets, settings
 from pipeline.build import Theatre, load_theatre
-from pipeline.timeline import change_between, disagreement, side_areas
+from pipeline.claims import key_events
+from pipeline.timeline import area_chart_frame, change_between, disagreement, side_areas
 from pipeline.viewstate import MAX_VIEWS, ViewState, state_from_params
 from pipeline.webmap import base_map, ground_layer
 
 FOCUS = "RU-KRS"
+# Claimants keep one colour in every chart; the sides' colours stay for the map.
+VIEW_SCALE = alt.Scale(
+    domain=["ua-gs", "ru-mod", "deepstate", "isw", "consolidated"],
+    range=["#e6a100", "#6b2d5c", "#2a9d8f", "#264653", "#000000"],
+)
 DEFAULT = ViewState(dt.date(2024, 8, 25), ("ua-gs", "ru-mod"))
 
 st.set_page_config(page_title="Frontline", layout="wide")
@@ -129,6 +136,56 @@ def _figures(t: Theatre, views: list[str], day: dt.date, compare: dt.date | None
         )
 
 
+def _area_chart(t: Theatre, views: list[str], day: dt.date) -> None:
+    series = area_chart_frame([t.table(v) for v in views], t.cells, within=FOCUS)
+    figures = t.claims[
+        (t.claims["kind"] == "area")
+        & (t.claims["place_id"] == FOCUS)
+        & (t.claims["side"] == "UA")
+        & t.claims["area_km2"].notna()
+    ].assign(date=lambda d: d["date"].astype(str))
+    events = key_events(t.claims, t.data_dir).assign(date=lambda d: d["date"].astype(str))
+    lines = (
+        alt.Chart(series)
+        .mark_line(interpolate="step-after")
+        .encode(
+            x=alt.X("date:T", title=None),
+            y=alt.Y("area_km2:Q", title="km² of Kursk Oblast"),
+            color=alt.Color("view:N", title="view"),
+            strokeDash=alt.StrokeDash("measure:N", title=None),
+            tooltip=["view", "measure", "date", "area_km2"],
+        )
+    )
+    claimed = (
+        alt.Chart(figures)
+        .mark_point(shape="diamond", size=70, filled=True)
+        .encode(
+            x="date:T",
+            y="area_km2:Q",
+            color=alt.Color("claimant:N", title="view"),
+            tooltip=["claimant", "date", "area_km2", "settlements", "publisher"],
+        )
+    )
+    marks = (
+        alt.Chart(events)
+        .mark_rule(color="#999999", strokeDash=[2, 3])
+        .encode(
+            x="date:T",
+            tooltip=["date", "label", "publisher"],
+        )
+    )
+    now = (
+        alt.Chart(pd.DataFrame({"date": [day.isoformat()]}))
+        .mark_rule(color="black")
+        .encode(x="date:T")
+    )
+    st.markdown(
+        "**Area over time** (lines: mapped from settlement cells; diamonds: area figures "
+        "the claimants published; dotted rules: key events; black rule: the date shown)"
+    )
+    st.altair_chart(lines + claimed + marks + now, use_container_width=True)
+
+
 def _claims_of_day(t: Theatre, day: dt.date) -> None:
     ledger = t.claims
     today = ledger[ledger["date"] == day]
@@ -191,6 +248,7 @@ def main() -> None:
         "Settlements: GeoNames (CC BY 4.0) and cited sources; borders: © OpenStreetMap "
         "contributors (ODbL) and Natural Earth."
     )
+    _area_chart(t, chosen, day)
     _claims_of_day(t, day)
 
 

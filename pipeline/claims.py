@@ -363,3 +363,40 @@ def area_figures(ledger: pd.DataFrame, region_id: str, on: dt.date) -> pd.DataFr
     latest = rows.sort_values("date").groupby(["claimant", "side"], sort=False).tail(1)
     cols = ["claimant", "side", "date", "area_km2", "settlements", "publisher", "claim_id"]
     return latest.sort_values("date", ascending=False)[cols].reset_index(drop=True)
+
+
+def key_events(ledger: pd.DataFrame, data_dir: Path = settings.DATA_DIR) -> pd.DataFrame:
+    """Key events to mark on charts, each tied to the claim that documents it.
+
+    Parameters
+    ----------
+    ledger : pandas.DataFrame
+        Validated claims.
+    data_dir : pathlib.Path
+        Folder holding ``events.csv`` (``date``, ``label``, ``claim_id``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``date`` (datetime.date), ``label``, ``claim_id``, ``publisher``, ``url``.
+
+    Raises
+    ------
+    DataError
+        When an event names an unknown claim or a date other than its claim's.
+    """
+    path = data_dir / "events.csv"
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    by_id = ledger.set_index("claim_id")
+    problems = []
+    for i, row in enumerate(raw.to_dict("records"), start=2):
+        if row["claim_id"] not in by_id.index:
+            problems.append(f"line {i}: unknown claim_id {row['claim_id']!r}")
+        elif str(by_id.at[row["claim_id"], "date"]) != row["date"]:
+            problems.append(f"line {i}: date {row['date']!r} is not its claim's date")
+    if problems:
+        raise DataError(str(path), problems)
+    linked = by_id.loc[raw["claim_id"], ["publisher", "url"]].reset_index(drop=True)
+    out = pd.concat([raw, linked], axis=1)
+    out["date"] = [parse_date(d) for d in raw["date"]]
+    return out

@@ -631,3 +631,49 @@ def area_series(
             "change_km2": np.round(np.diff(km2, prepend=km2[:1]), 3),
         }
     )
+
+
+def area_chart_frame(
+    tables: Sequence[StatusTable], cells: gpd.GeoDataFrame, within: str | None = None
+) -> pd.DataFrame:
+    """Ground each view gives to Ukraine over time, in long form for charts.
+
+    Parameters
+    ----------
+    tables : sequence of StatusTable
+        One per view.
+    cells : geopandas.GeoDataFrame
+        The cells the tables were computed on.
+    within : str, optional
+        Restrict to one region (ISO 3166-2 id).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``view``, ``date`` (ISO), ``measure`` (``held by Ukraine`` or ``held or
+        contested``) and ``area_km2``, at the union of the views' change dates.
+    """
+    days = sorted(set().union(*(t.dates for t in tables)))
+    if days:
+        days = [days[0] - dt.timedelta(days=1), *days]
+    parts = []
+    for table in tables:
+        ua = area_series(table, cells, "UA", within, days)
+        contested = area_series(table, cells, "contested", within, days)
+        for measure, values in (
+            ("held by Ukraine", ua["area_km2"]),
+            ("held or contested", ua["area_km2"] + contested["area_km2"]),
+        ):
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "view": table.view.label,
+                        "date": ua["date"],
+                        "measure": measure,
+                        "area_km2": values,
+                    }
+                )
+            )
+    if not parts:
+        return pd.DataFrame(columns=["view", "date", "measure", "area_km2"])
+    return pd.concat(parts, ignore_index=True)
