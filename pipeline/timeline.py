@@ -108,7 +108,7 @@ def parse_view(
     Examples
     --------
     >>> parse_view("consolidated:isw+deepstate", ["ru-mod", "ua-gs", "deepstate", "isw"])
-    View(claimant=None, sources=('deepstate', 'isw'))
+    View(claimant=None, sources=('deepstate', 'isw'), opponents=(), side=None)
     """
     text = spec.strip()
     if text == "consolidated":
