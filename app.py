@@ -21,7 +21,7 @@ from pipeline.build import Theatre, load_theatre
 from pipeline.claims import key_events
 from pipeline.timeline import area_chart_frame, change_between, disagreement, side_areas
 from pipeline.viewstate import MAX_VIEWS, ViewState, state_from_params
-from pipeline.webmap import base_map, ground_layer
+from pipeline.webmap import base_map, ground_layer, write_static_layers
 
 FOCUS = "RU-KRS"
 # Claimants keep one colour in every chart; the sides' colours stay for the map.
@@ -43,8 +43,13 @@ def theatre() -> Theatre:
 
 @st.cache_resource
 def cached_base_map(_t: Theatre, fingerprint: str, playback: str) -> folium.Map:
-    """The date-independent map, built once per primary view (its ids never change)."""
-    return base_map(_t, FOCUS, playback=playback)
+    """The date-independent map, built once per primary view (its ids never change).
+
+    Its layers and playback data are static files the browser fetches once, so the map
+    script re-sent on every rerun stays a few kilobytes.
+    """
+    url = write_static_layers(_t, settings.ROOT / "static", [playback])
+    return base_map(_t, FOCUS, playback=playback, static_url=url)
 
 
 def _containers(fmap: folium.Map) -> dict[str, Any]:
@@ -151,7 +156,7 @@ def _area_chart(t: Theatre, views: list[str], day: dt.date) -> None:
         .encode(
             x=alt.X("date:T", title=None),
             y=alt.Y("area_km2:Q", title="km² of Kursk Oblast"),
-            color=alt.Color("view:N", title="view"),
+            color=alt.Color("view:N", title="view", scale=VIEW_SCALE),
             strokeDash=alt.StrokeDash("measure:N", title=None),
             tooltip=["view", "measure", "date", "area_km2"],
         )
@@ -162,7 +167,7 @@ def _area_chart(t: Theatre, views: list[str], day: dt.date) -> None:
         .encode(
             x="date:T",
             y="area_km2:Q",
-            color=alt.Color("claimant:N", title="view"),
+            color=alt.Color("claimant:N", title="view", scale=VIEW_SCALE),
             tooltip=["claimant", "date", "area_km2", "settlements", "publisher"],
         )
     )
@@ -183,7 +188,7 @@ def _area_chart(t: Theatre, views: list[str], day: dt.date) -> None:
         "**Area over time** (lines: mapped from settlement cells; diamonds: area figures "
         "the claimants published; dotted rules: key events; black rule: the date shown)"
     )
-    st.altair_chart(lines + claimed + marks + now, use_container_width=True)
+    st.altair_chart(lines + claimed + marks + now, width="stretch")
 
 
 def _claims_of_day(t: Theatre, day: dt.date) -> None:

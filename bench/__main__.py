@@ -17,6 +17,7 @@ from typing import TypeVar
 import numpy as np
 import shapely
 
+from bench.app_bench import bench_browser, bench_script_time
 from bench.synthetic import START, synthetic_claims, synthetic_places, synthetic_regions
 from pipeline import settings
 from pipeline.build import load_theatre
@@ -124,6 +125,9 @@ def main() -> int:
     parser.add_argument("--plain-sample", type=int, default=20)
     args = parser.parse_args()
     bench_kursk()
+    print("== map page ==")
+    bench_script_time()
+    bench_browser()
     bench_synthetic(args.places, args.days, args.plain_sample)
     return 0
 

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
+import os
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, cast
 
 import folium
@@ -96,8 +100,167 @@ def _style(side: str, primary: bool) -> dict[str, Any]:
     }
 
 
+def theatre_layers(theatre: Theatre) -> dict[str, dict[str, Any]]:
+    """The date-independent layers as GeoJSON: regions, border, located settlements.
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+
+    Returns
+    -------
+    dict
+        ``regions``, ``border`` and ``settlements`` FeatureCollections (EPSG:4326).
+        Settlements carry ``name``, ``place_id``, ``source``, ``verified``,
+        ``precision_m`` and ``claimed`` (named in the ledger).
+    """
+    claimed = set(theatre.claims["place_id"])
+    located = theatre.places[theatre.places["located"]]
+    return {
+        "regions": _collection(theatre.regions.geometry, [{} for _ in range(len(theatre.regions))]),
+        "border": _collection(
+            theatre.border_lines().geometry, [{} for _ in range(len(theatre.border_lines()))]
+        ),
+        "settlements": _collection(
+            located.geometry,
+            [
+                {
+                    "name": r.name,
+                    "place_id": r.place_id,
+                    "source": r.source,
+                    "verified": bool(r.verified),
+                    "precision_m": float(r.precision_m),
+                    "claimed": r.place_id in claimed,
+                }
+                for r in located.itertuples(index=False)
+            ],
+        ),
+    }
+
+
+def _collection(geoms: Any, props: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": _geojson(g), "properties": p}
+            for g, p in zip(geoms, props, strict=True)
+        ],
+    }
+
+
+def write_static_layers(theatre: Theatre, static_dir: Path, views: Sequence[str]) -> str:
+    """Write the date-independent layers and playback data as static files, once.
+
+    The browser fetches them once and caches them, so the map sent on every rerun
+    stays a few kilobytes. Files go to a folder named by the theatre's fingerprint.
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    static_dir : pathlib.Path
+        The app's static folder (served at :data:`STATIC_URL`).
+    views : sequence of str
+        Views whose playback data to write.
+
+    Returns
+    -------
+    str
+        URL of the folder, e.g. ``/app/static/frontline-<fingerprint>``.
+    """
+    name = f"frontline-{theatre.fingerprint}"
+    folder = static_dir / name
+    folder.mkdir(parents=True, exist_ok=True)
+    payloads: dict[str, Any] = {}
+    if not (folder / "settlements.json").exists():
+        payloads.update(theatre_layers(theatre))
+    for view in views:
+        if not (folder / f"playback-{view}.json").exists():
+            payloads[f"playback-{view}"] = playback_data(theatre, view)
+    for stem, payload in payloads.items():
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{stem}", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(payload, fh, separators=(",", ":"))
+        Path(tmp).replace(folder / f"{stem}.json")
+    return f"{STATIC_URL}/{name}"
+
+
+class TheatreLayers(folium.MacroElement):
+    """Regions, border and settlements, fetched from static files (or inlined).
+
+    Tooltips are built from text nodes, so no property can inject HTML.
+
+    Parameters
+    ----------
+    source : str or dict
+        URL of the folder :func:`write_static_layers` wrote, or the dict of
+        :func:`theatre_layers` to inline (standalone HTML, tests).
+    """
+
+    _template = jinja2.Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var source = {{ this.source|tojson }};
+            function load(name) {
+                if (typeof source === "string") {
+                    return fetch(source + "/" + name + ".json").then(function (r) {
+                        return r.json();
+                    });
+                }
+                return Promise.resolve(source[name]);
+            }
+            function tip(text) {
+                var el = document.createElement("span");
+                el.textContent = text;
+                return el;
+            }
+            load("regions").then(function (d) {
+                L.geoJSON(d, {interactive: false,
+                    style: {fill: false, color: "#444444", weight: 1}}).addTo(map);
+            });
+            load("border").then(function (d) {
+                L.geoJSON(d, {interactive: false,
+                    style: {color: "#e08000", weight: 2.5}}).addTo(map);
+            });
+            load("settlements").then(function (d) {
+                var group = L.featureGroup().addTo(map);
+                d.features.forEach(function (f) {
+                    var p = f.properties, c = f.geometry.coordinates;
+                    var text = p.name + " [" + p.place_id + "] — source: " + p.source;
+                    if (!p.verified) {
+                        text += " — UNVERIFIED position, ± "
+                            + (p.precision_m / 1000) + " km";
+                        L.circle([c[1], c[0]], {radius: p.precision_m, color: "#555555",
+                            weight: 1, dashArray: "3 5", fill: false,
+                            interactive: false}).addTo(group);
+                    }
+                    L.circleMarker([c[1], c[0]], {radius: p.claimed ? 4 : 2,
+                        color: "#222222", weight: 1, fill: true,
+                        fillOpacity: p.verified ? 0.9 : 0, dashArray: p.verified ? null : "2 2",
+                        className: "frontline-settlement"})
+                        .bindTooltip(tip(text)).addTo(group);
+                });
+            });
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, source: str | dict[str, Any]) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "TheatreLayers"
+        self.source = source
+
+
 def base_map(
-    theatre: Theatre, focus: str = "RU-KRS", tiles: bool = True, playback: str | None = None
+    theatre: Theatre,
+    focus: str = "RU-KRS",
+    tiles: bool = True,
+    playback: str | None = None,
+    static_url: str | None = None,
 ) -> folium.Map:
     """The parts of the map that do not change with the date.
 
@@ -112,12 +275,14 @@ def base_map(
         layers keep the map legible without them).
     playback : str, optional
         A view whose whole timeline a play button animates in the browser.
+    static_url : str, optional
+        Where :func:`write_static_layers` put the layers; without it they are inlined.
 
     Returns
     -------
     folium.Map
         Regions, the border, and every located settlement with its source; unverified
-        positions are drawn hollow with their precision.
+        positions are drawn hollow with their precision ring.
     """
     region = theatre.regions.loc[theatre.regions["region_id"] == focus]
     minx, miny, maxx, maxy = region.total_bounds
@@ -133,7 +298,6 @@ def base_map(
         zoom_start=10,
         tiles=None,
         control_scale=True,
-        prefer_canvas=False,
     )
     if tiles:
         folium.TileLayer(
@@ -141,64 +305,14 @@ def base_map(
             attr="© OpenStreetMap contributors (ODbL)",
             name="OpenStreetMap tiles (online)",
         ).add_to(fmap)
-    folium.GeoJson(
-        {
-            "type": "FeatureCollection",
-            "features": [
-                {"type": "Feature", "geometry": _geojson(g), "properties": {}}
-                for g in theatre.regions.geometry
-            ],
-        },
-        name="regions (Natural Earth, OSM border)",
-        style_function=lambda _f: {"fill": False, "color": "#444444", "weight": 1},
-        interactive=False,
-    ).add_to(fmap)
-    folium.GeoJson(
-        {
-            "type": "FeatureCollection",
-            "features": [
-                {"type": "Feature", "geometry": _geojson(g), "properties": {}}
-                for g in theatre.border_lines().geometry
-            ],
-        },
-        name="Russia-Ukraine border (OSM)",
-        style_function=lambda _f: {"color": "#e08000", "weight": 2.5},
-        interactive=False,
-    ).add_to(fmap)
-    settlements = folium.FeatureGroup(name="settlements")
-    places = theatre.places[theatre.places["located"]]
-    near = places.cx[minx - 1 : maxx + 1, miny - 1 : maxy + 1]
-    claimed = set(theatre.claims["place_id"])
-    for row in near.itertuples(index=False):
-        in_ledger = row.place_id in claimed
-        uncertain = not row.verified
-        text = f"{row.name} [{row.place_id}] — source: {row.source}"
-        if uncertain:
-            text += f" — UNVERIFIED position, ± {row.precision_m / 1000:g} km"
-        folium.CircleMarker(
-            location=[row.geometry.y, row.geometry.x],
-            radius=4 if in_ledger else 2,
-            color="#222222",
-            weight=1,
-            fill=True,
-            fill_opacity=0.0 if uncertain else 0.9,
-            dash_array="2 2" if uncertain else None,
-            tooltip=folium.Tooltip(safe_text(text)),
-        ).add_to(settlements)
-        if uncertain:
-            folium.Circle(
-                location=[row.geometry.y, row.geometry.x],
-                radius=float(row.precision_m),
-                color="#555555",
-                weight=1,
-                dash_array="3 5",
-                fill=False,
-                interactive=False,
-            ).add_to(settlements)
-    settlements.add_to(fmap)
+    TheatreLayers(static_url or theatre_layers(theatre)).add_to(fmap)
     if playback is not None:
-        Playback(playback_data(theatre, playback)).add_to(fmap)
-    folium.LayerControl(collapsed=True).add_to(fmap)
+        source: str | dict[str, Any] = (
+            f"{static_url}/playback-{playback}.json"
+            if static_url
+            else playback_data(theatre, playback)
+        )
+        Playback(source, playback).add_to(fmap)
     return fmap
 
 
@@ -330,8 +444,11 @@ class Playback(folium.MacroElement):
 
     Parameters
     ----------
-    data : dict
-        From :func:`playback_data`.
+    data : str or dict
+        URL of a :func:`playback_data` JSON file (fetched on the first press), or the
+        dict itself.
+    view : str
+        The view it animates (shown before the first press).
     frame_ms : int, default 350
         Milliseconds per change date.
     """
@@ -341,14 +458,23 @@ class Playback(folium.MacroElement):
         {% macro script(this, kwargs) %}
         (function () {
             var map = {{ this._parent.get_name() }};
-            var data = {{ this.data|tojson }};
+            var source = {{ this.data|tojson }};
             var colours = {{ this.colours|tojson }};
-            var cells = {};
-            var layer = L.geoJSON(data.cells, {
-                interactive: false,
-                style: function () { return {weight: 0, fillOpacity: 0}; },
-                onEachFeature: function (f, l) { cells[f.properties.i] = l; }
-            });
+            var data = null, layer = null, cells = {};
+            function ready() {
+                if (data) { return Promise.resolve(); }
+                var got = typeof source === "string"
+                    ? fetch(source).then(function (r) { return r.json(); })
+                    : Promise.resolve(source);
+                return got.then(function (d) {
+                    data = d;
+                    layer = L.geoJSON(data.cells, {
+                        interactive: false,
+                        style: function () { return {weight: 0, fillOpacity: 0}; },
+                        onEachFeature: function (f, l) { cells[f.properties.i] = l; }
+                    });
+                });
+            }
             var timer = null, frame = 0, hidden = [];
             var box = L.DomUtil.create("div", "leaflet-bar frontline-playback");
             box.style.background = "white";
@@ -362,7 +488,7 @@ class Playback(folium.MacroElement):
             button.style.width = "auto";
             button.style.padding = "0 6px";
             var label = L.DomUtil.create("span", "frontline-playback-date", box);
-            label.textContent = " " + data.view;
+            label.textContent = " " + {{ this.view|tojson }};
             L.DomEvent.disableClickPropagation(box);
             function show(k) {
                 var codes = data.frames[k];
@@ -386,6 +512,9 @@ class Playback(folium.MacroElement):
             L.DomEvent.on(button, "click", function (e) {
                 L.DomEvent.preventDefault(e);
                 if (timer) { stop(); return; }
+                ready().then(start);
+            });
+            function start() {
                 hidden = (window.feature_group || []).filter(function (g) {
                     return map.hasLayer(g);
                 });
@@ -400,7 +529,7 @@ class Playback(folium.MacroElement):
                         button.textContent = "▶ play"; return; }
                     show(frame);
                 }, {{ this.frame_ms }});
-            });
+            }
             var control = L.control({position: "bottomleft"});
             control.onAdd = function () { return box; };
             control.addTo(map);
@@ -409,9 +538,10 @@ class Playback(folium.MacroElement):
         """
     )
 
-    def __init__(self, data: dict[str, Any], frame_ms: int = 350) -> None:
+    def __init__(self, data: str | dict[str, Any], view: str, frame_ms: int = 350) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._name = "Playback"
         self.data = data
+        self.view = view
         self.frame_ms = int(frame_ms)
         self.colours = [SIDE_COLOURS[side] for side in settings.SIDES]

@@ -1,21 +1,22 @@
-"""The folium map, rendered to HTML without a browser."""
+"""The folium map, rendered to HTML without a browser, and its static layer files."""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 from pathlib import Path
 
 from pipeline.build import Theatre, load_theatre
-from pipeline.webmap import SIDE_COLOURS, map_of_view
+from pipeline.webmap import SIDE_COLOURS, map_of_view, safe_text, write_static_layers
 from tests.conftest import claim_row, make_theatre_dir
 
 
-def test_map_html_draws_the_held_ground_and_escapes_text(tiny_theatre: Theatre) -> None:
+def test_map_html_draws_the_held_ground_offline(tiny_theatre: Theatre) -> None:
     html = map_of_view(tiny_theatre, "ua-gs", dt.date(2024, 8, 25)).get_root().render()
     assert SIDE_COLOURS["UA"] in html
     assert "held by Ukraine" in html
-    assert "Sudzha [gn-1]" in html
+    assert '"place_id": "gn-1"' in html  # settlements inlined for a standalone map
     assert "cdn.jsdelivr" not in html
     assert "code.jquery" not in html
     assert "/app/static/vendor/leaflet-" in html
@@ -23,10 +24,28 @@ def test_map_html_draws_the_held_ground_and_escapes_text(tiny_theatre: Theatre) 
 
 def test_map_before_the_incursion_draws_no_ukrainian_ground(tiny_theatre: Theatre) -> None:
     html = map_of_view(tiny_theatre, "ua-gs", dt.date(2024, 8, 1)).get_root().render()
-    assert "held by Ukraine:" not in html
+    assert "held by Ukraine on" not in html
 
 
-def test_place_names_are_rendered_as_text(tmp_path: Path) -> None:
+def test_two_views_draw_their_disagreement(tiny_theatre: Theatre) -> None:
+    html = map_of_view(tiny_theatre, ["ua-gs", "ru-mod"], dt.date(2025, 4, 27)).get_root().render()
+    assert "disagreement on 2025-04-27: ua-gs says contested, ru-mod says RU" in html
+
+
+def test_static_layers_are_written_once(tiny_theatre: Theatre, tmp_path: Path) -> None:
+    url = write_static_layers(tiny_theatre, tmp_path, ["ua-gs"])
+    folder = tmp_path / url.rsplit("/", 1)[1]
+    settlements = json.loads((folder / "settlements.json").read_text())
+    assert len(settlements["features"]) == int(tiny_theatre.places["located"].sum())
+    playback = json.loads((folder / "playback-ua-gs.json").read_text())
+    assert playback["dates"][0] == "2024-08-15"
+    assert all(len(f) == len(playback["base"]) for f in playback["frames"])
+    before = (folder / "settlements.json").stat().st_mtime_ns
+    write_static_layers(tiny_theatre, tmp_path, ["ua-gs"])
+    assert (folder / "settlements.json").stat().st_mtime_ns == before
+
+
+def test_place_names_are_never_html(tmp_path: Path) -> None:
     payload = "<img src=x onerror=alert(1)>"
     root = make_theatre_dir(
         tmp_path / "geo", [claim_row(place="cur-evil", region="", claim_id="evil")]
@@ -56,4 +75,10 @@ def test_place_names_are_rendered_as_text(tmp_path: Path) -> None:
     html = map_of_view(theatre, "ua-gs", dt.date(2024, 8, 25)).get_root().render()
     assert payload not in html
     assert "<script>alert(2)" not in html
-    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "\\u003cimg src=x onerror=alert(1)\\u003e" in html  # JSON data, shown via textContent
+
+
+def test_safe_text_leaves_no_way_out_of_a_template_literal() -> None:
+    text = safe_text("`${alert(1)}` <b>\\")
+    for bad in ("`", "${", "<b>", "\\"):
+        assert bad not in text
