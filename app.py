@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import time
 from typing import Any
 
 import altair as alt
@@ -19,7 +20,7 @@ from streamlit_folium import st_folium
 from pipeline import assets, settings
 from pipeline.build import Theatre, load_theatre
 from pipeline.claims import key_events
-from pipeline.timeline import area_chart_frame, change_between, disagreement, side_areas
+from pipeline.timeline import area_chart_frame, change_between, side_areas
 from pipeline.viewstate import MAX_VIEWS, ViewState, state_from_params
 from pipeline.webmap import base_map, ground_layer, write_static_layers
 
@@ -126,10 +127,10 @@ def _figures(t: Theatre, views: list[str], day: dt.date, compare: dt.date | None
         held = row["UA km²"] + row["contested km²"]
         col.metric(f"{row['view']}: Ukrainian-held or contested", f"{held:,} km²")
     if len(views) >= 2:
-        diff = disagreement(t.table(views[0]), t.table(views[1]), t.cells, day, within=FOCUS)
+        diff = t.disagreement(views[0], views[1], day)
         total = float(diff["area_km2"].sum()) if len(diff) else 0.0
         st.caption(
-            f"{views[0]} and {views[1]} disagree on {total:,.0f} km² of Kursk Oblast "
+            f"{views[0]} and {views[1]} disagree on {total:,.0f} km² of the theatre "
             "(purple outline on the map)."
         )
     if compare is not None:
@@ -141,15 +142,21 @@ def _figures(t: Theatre, views: list[str], day: dt.date, compare: dt.date | None
         )
 
 
-def _area_chart(t: Theatre, views: list[str], day: dt.date) -> None:
-    series = area_chart_frame([t.table(v) for v in views], t.cells, within=FOCUS)
-    figures = t.claims[
-        (t.claims["kind"] == "area")
-        & (t.claims["place_id"] == FOCUS)
-        & (t.claims["side"] == "UA")
-        & t.claims["area_km2"].notna()
-    ].assign(date=lambda d: d["date"].astype(str))
-    events = key_events(t.claims, t.data_dir).assign(date=lambda d: d["date"].astype(str))
+@st.cache_resource
+def chart_spec(_t: Theatre, fingerprint: str, views: tuple[str, ...]) -> dict[str, Any]:
+    """Vega-Lite spec of the area chart for these views, built and validated once."""
+    series = area_chart_frame([_t.table(v) for v in views], _t.cells, within=FOCUS)
+    figures = _t.claims[
+        (_t.claims["kind"] == "area")
+        & (_t.claims["place_id"] == FOCUS)
+        & (_t.claims["side"] == "UA")
+        & _t.claims["area_km2"].notna()
+    ][["claimant", "date", "area_km2", "settlements", "publisher"]].assign(
+        date=lambda d: d["date"].astype(str)
+    )
+    events = key_events(_t.claims, _t.data_dir)[["date", "label", "publisher"]].assign(
+        date=lambda d: d["date"].astype(str)
+    )
     lines = (
         alt.Chart(series)
         .mark_line(interpolate="step-after")
@@ -174,21 +181,25 @@ def _area_chart(t: Theatre, views: list[str], day: dt.date) -> None:
     marks = (
         alt.Chart(events)
         .mark_rule(color="#999999", strokeDash=[2, 3])
-        .encode(
-            x="date:T",
-            tooltip=["date", "label", "publisher"],
-        )
+        .encode(x="date:T", tooltip=["date", "label", "publisher"])
     )
-    now = (
-        alt.Chart(pd.DataFrame({"date": [day.isoformat()]}))
-        .mark_rule(color="black")
-        .encode(x="date:T")
-    )
+    spec: dict[str, Any] = (lines + claimed + marks).to_dict()
+    return spec
+
+
+def _area_chart(t: Theatre, views: list[str], day: dt.date) -> None:
+    spec = dict(chart_spec(t, t.fingerprint, tuple(views)))
+    now = {
+        "data": {"values": [{"date": day.isoformat()}]},
+        "mark": {"type": "rule", "color": "black"},
+        "encoding": {"x": {"field": "date", "type": "temporal"}},
+    }
+    spec["layer"] = [*spec["layer"], now]
     st.markdown(
         "**Area over time** (lines: mapped from settlement cells; diamonds: area figures "
         "the claimants published; dotted rules: key events; black rule: the date shown)"
     )
-    st.altair_chart(lines + claimed + marks + now, width="stretch")
+    st.vega_lite_chart(spec, width="stretch")
 
 
 def _claims_of_day(t: Theatre, day: dt.date) -> None:
@@ -206,6 +217,7 @@ def _claims_of_day(t: Theatre, day: dt.date) -> None:
 
 def main() -> None:
     """Draw the map page."""
+    started = time.perf_counter()
     t = theatre()
     views = [*t.claimants, "consolidated"]
     first, last = t.date_range()
@@ -255,6 +267,7 @@ def main() -> None:
     )
     _area_chart(t, chosen, day)
     _claims_of_day(t, day)
+    st.caption(f"Page computed in {(time.perf_counter() - started) * 1000:.0f} ms.")
 
 
 main()

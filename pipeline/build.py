@@ -100,6 +100,7 @@ class Theatre:
     events: pd.DataFrame
     claimants: dict[str, Claimant]
     _tables: dict[View, StatusTable] = field(default_factory=dict, repr=False)
+    _memo: dict[tuple[object, ...], gpd.GeoDataFrame] = field(default_factory=dict, repr=False)
 
     @property
     def gazetteer(self) -> Gazetteer:
@@ -140,6 +141,48 @@ class Theatre:
         if view not in self._tables:
             self._tables[view] = timeline.status_table(self.cells, self.events, view)
         return self._tables[view]
+
+    def ground(self, view: str, day: dt.date) -> gpd.GeoDataFrame:
+        """Ground a view holds beyond the border on a date (memoised per change date).
+
+        Parameters
+        ----------
+        view : str
+            View spelling.
+        day : datetime.date
+            The date.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            As :func:`pipeline.timeline.polygons_on` with ``beyond_border=True``.
+        """
+        table = self.table(view)
+        key = ("ground", table.view, table.row_on(day))
+        if key not in self._memo:
+            self._memo[key] = timeline.polygons_on(table, self.cells, day, beyond_border=True)
+        return self._memo[key]
+
+    def disagreement(self, view_a: str, view_b: str, day: dt.date) -> gpd.GeoDataFrame:
+        """Where two views disagree on a date (memoised per pair of change dates).
+
+        Parameters
+        ----------
+        view_a, view_b : str
+            View spellings.
+        day : datetime.date
+            The date.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            As :func:`pipeline.timeline.disagreement`.
+        """
+        a, b = self.table(view_a), self.table(view_b)
+        key = ("disagreement", a.view, b.view, a.row_on(day), b.row_on(day))
+        if key not in self._memo:
+            self._memo[key] = timeline.disagreement(a, b, self.cells, day)
+        return self._memo[key]
 
     def region_id(self, name: str) -> str:
         """Resolve a region name (``"Kursk region"``, ``"Курская область"``, ``RU-KRS``).

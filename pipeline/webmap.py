@@ -26,7 +26,6 @@ import shapely.geometry
 from pipeline import settings
 from pipeline.assets import STATIC_SUBDIR
 from pipeline.build import Theatre
-from pipeline.timeline import disagreement, polygons_on
 
 SIDE_COLOURS: dict[str, str] = {"UA": "#1f5fbf", "RU": "#c8102e", "contested": "#8a8a8a"}
 """Fill colour of each side, the same everywhere in the product."""
@@ -43,8 +42,8 @@ SIDE_LABELS: dict[str, str] = {
 STATIC_URL = "/app/static"
 """Where Streamlit serves the app's ``static/`` folder."""
 
-SIMPLIFY_DEG = 0.0002
-"""Drawing tolerance (about 20 m): ground is simplified before it is sent to the browser."""
+SIMPLIFY_DEG = 0.0006
+"""Drawing tolerance (about 50 m): ground is simplified before it is sent to the browser."""
 
 
 class OfflineMap(folium.Map):
@@ -86,7 +85,7 @@ def safe_text(text: str) -> str:
 
 def _geojson(geom: shapely.Geometry) -> dict[str, Any]:
     """GeoJSON geometry simplified for drawing, coordinates rounded to 5 decimals."""
-    small = shapely.set_precision(shapely.simplify(geom, SIMPLIFY_DEG), 1e-5)
+    small = shapely.set_precision(shapely.simplify(geom, SIMPLIFY_DEG), 1e-4)
     return dict(shapely.geometry.mapping(cast("shapely.geometry.base.BaseGeometry", small)))
 
 
@@ -338,7 +337,7 @@ def ground_layer(theatre: Theatre, views: Sequence[str], day: dt.date) -> folium
     """
     group = folium.FeatureGroup(name="ground")
     for i, view in enumerate(views):
-        held = polygons_on(theatre.table(view), theatre.cells, day, beyond_border=True)
+        held = theatre.ground(view, day)
         for row in held.itertuples(index=False):
             if row.geometry is None or row.geometry.is_empty:
                 continue
@@ -352,7 +351,7 @@ def ground_layer(theatre: Theatre, views: Sequence[str], day: dt.date) -> folium
                 tooltip=folium.Tooltip(safe_text(label)),
             ).add_to(group)
     if len(views) >= 2:
-        diff = disagreement(theatre.table(views[0]), theatre.table(views[1]), theatre.cells, day)
+        diff = theatre.disagreement(views[0], views[1], day)
         for row in diff.itertuples(index=False):
             label = (
                 f"disagreement on {day.isoformat()}: {views[0]} says {row.side_a}, "
