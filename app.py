@@ -20,6 +20,7 @@ from streamlit_folium import st_folium
 from pipeline import assets, settings
 from pipeline.build import Theatre, load_theatre
 from pipeline.claims import key_events
+from pipeline.errors import FrontlineError
 from pipeline.timeline import area_chart_frame, change_between, side_areas
 from pipeline.viewstate import MAX_VIEWS, ViewState, state_from_params
 from pipeline.webmap import base_map, ground_layer, write_static_layers
@@ -84,8 +85,13 @@ def _init_state(t: Theatre, views: list[str]) -> None:
     if "views" in st.session_state:
         return
     first, last = t.date_range()
+    # The default view, fitted to this theatre's timeline and claimants.
+    default = ViewState(
+        min(max(DEFAULT.day, first - dt.timedelta(days=1)), last),
+        tuple(v for v in DEFAULT.views if v in views) or (views[0],),
+    )
     state, notices = state_from_params(
-        st.query_params.to_dict(), views, first - dt.timedelta(days=1), last, DEFAULT
+        st.query_params.to_dict(), views, first - dt.timedelta(days=1), last, default
     )
     st.session_state["views"] = list(state.views)
     st.session_state["date"] = state.day
@@ -218,7 +224,11 @@ def _claims_of_day(t: Theatre, day: dt.date) -> None:
 def main() -> None:
     """Draw the map page."""
     started = time.perf_counter()
-    t = theatre()
+    try:
+        t = theatre()
+    except FrontlineError as e:
+        st.error(f"The theatre's data could not be loaded: {e}")
+        st.stop()
     views = [*t.claimants, "consolidated"]
     first, last = t.date_range()
     _init_state(t, views)
@@ -251,7 +261,7 @@ def main() -> None:
     _figures(t, chosen, day, compare)
     st_folium(
         session_base_map(t, chosen[0]),
-        feature_group_to_add=ground_layer(t, chosen, day),
+        feature_group_to_add=ground_layer(t, chosen, day, since=compare),
         height=560,
         use_container_width=True,
         returned_objects=[],
@@ -259,7 +269,9 @@ def main() -> None:
     )
     st.caption(
         "Filled: the first view's ground beyond the border (blue Ukraine, red Russia, grey "
-        "dashed contested); outlines: the other views. Ground is the union of settlement "
+        "dashed contested); outlines: the other views; purple: where the first two views "
+        "disagree; thick outlines: ground gained (solid) or lost (dashed) since the chosen "
+        "date. Click a settlement for the claims behind it. Ground is the union of settlement "
         f"cells (Voronoi, at most {settings.CELL_MAX_RADIUS_M / 1000:g} km from the "
         "settlement). Hollow dots with a dashed ring are unverified positions. "
         "Settlements: GeoNames (CC BY 4.0) and cited sources; borders: © OpenStreetMap "

@@ -26,6 +26,7 @@ import shapely.geometry
 from pipeline import settings
 from pipeline.assets import STATIC_SUBDIR
 from pipeline.build import Theatre
+from pipeline.timeline import change_between
 
 SIDE_COLOURS: dict[str, str] = {"UA": "#1f5fbf", "RU": "#c8102e", "contested": "#8a8a8a"}
 """Fill colour of each side, the same everywhere in the product."""
@@ -116,6 +117,22 @@ def theatre_layers(theatre: Theatre) -> dict[str, dict[str, Any]]:
     """
     claimed = set(theatre.claims["place_id"])
     located = theatre.places[theatre.places["located"]]
+    evidence: dict[str, list[dict[str, Any]]] = {}
+    for c in theatre.claims.to_dict("records"):
+        evidence.setdefault(str(c["place_id"]), []).append(
+            {
+                "date": c["date"].isoformat(),
+                "claimant": c["claimant"],
+                "kind": c["kind"],
+                "side": c["side"],
+                "publisher": c["publisher"],
+                "title": c["title"],
+                "url": c["url"] if str(c["url"]).startswith(("https://", "http://")) else "",
+                "quote": c["quote"],
+                "paraphrase": c["paraphrase"],
+                "confidence": c["confidence"],
+            }
+        )
     return {
         "regions": _collection(theatre.regions.geometry, [{} for _ in range(len(theatre.regions))]),
         "border": _collection(
@@ -131,6 +148,7 @@ def theatre_layers(theatre: Theatre) -> dict[str, dict[str, Any]]:
                     "verified": bool(r.verified),
                     "precision_m": float(r.precision_m),
                     "claimed": r.place_id in claimed,
+                    "claims": evidence.get(r.place_id, []),
                 }
                 for r in located.itertuples(index=False)
             ],
@@ -198,7 +216,7 @@ class TheatreLayers(folium.MacroElement):
     """
 
     _template = jinja2.Template(
-        """
+        r"""
         {% macro script(this, kwargs) %}
         (function () {
             var map = {{ this._parent.get_name() }};
@@ -210,6 +228,34 @@ class TheatreLayers(folium.MacroElement):
                     });
                 }
                 return Promise.resolve(source[name]);
+            }
+            function evidence(p) {
+                // The claims behind a settlement, built from text nodes: data, never HTML.
+                var box = document.createElement("div");
+                box.style.maxHeight = "260px";
+                box.style.overflowY = "auto";
+                var head = document.createElement("b");
+                head.textContent = p.name + " — " + p.claims.length + " claim(s)";
+                box.appendChild(head);
+                p.claims.forEach(function (c) {
+                    var item = document.createElement("div");
+                    item.style.marginTop = "6px";
+                    item.textContent = c.date + " " + c.claimant + " (" + c.kind + "): "
+                        + c.side + ". " + (c.quote ? "“" + c.quote + "” " : "")
+                        + c.paraphrase + " [" + c.confidence + "] ";
+                    if (/^https?:\/\//.test(c.url)) {
+                        var a = document.createElement("a");
+                        a.href = c.url;
+                        a.target = "_blank";
+                        a.rel = "noopener noreferrer";
+                        a.textContent = c.publisher;
+                        item.appendChild(a);
+                    } else {
+                        item.appendChild(document.createTextNode(c.publisher));
+                    }
+                    box.appendChild(item);
+                });
+                return box;
             }
             function tip(text) {
                 var el = document.createElement("span");
@@ -236,11 +282,12 @@ class TheatreLayers(folium.MacroElement):
                             weight: 1, dashArray: "3 5", fill: false,
                             interactive: false}).addTo(group);
                     }
-                    L.circleMarker([c[1], c[0]], {radius: p.claimed ? 4 : 2,
+                    var marker = L.circleMarker([c[1], c[0]], {radius: p.claimed ? 4 : 2,
                         color: "#222222", weight: 1, fill: true,
                         fillOpacity: p.verified ? 0.9 : 0, dashArray: p.verified ? null : "2 2",
                         className: "frontline-settlement"})
                         .bindTooltip(tip(text)).addTo(group);
+                    if (p.claims && p.claims.length) { marker.bindPopup(evidence(p)); }
                 });
             });
         })();
@@ -315,7 +362,9 @@ def base_map(
     return fmap
 
 
-def ground_layer(theatre: Theatre, views: Sequence[str], day: dt.date) -> folium.FeatureGroup:
+def ground_layer(
+    theatre: Theatre, views: Sequence[str], day: dt.date, since: dt.date | None = None
+) -> folium.FeatureGroup:
     """What the chosen views hold beyond the border on a date, and where they disagree.
 
     The first view is filled; the others are outlined; ground where the first two views
@@ -329,6 +378,9 @@ def ground_layer(theatre: Theatre, views: Sequence[str], day: dt.date) -> folium
         View spellings (claimant ids, ``consolidated``), first is primary.
     day : datetime.date
         The date.
+    since : datetime.date, optional
+        Also draw what each side gained (thick outline) and lost (thick dashed outline)
+        in the first view since this earlier date.
 
     Returns
     -------
@@ -365,6 +417,25 @@ def ground_layer(theatre: Theatre, views: Sequence[str], day: dt.date) -> folium
                     "dashArray": "1 4",
                     "fillColor": DISAGREEMENT_COLOUR,
                     "fillOpacity": 0.15,
+                },
+                tooltip=folium.Tooltip(safe_text(label)),
+            ).add_to(group)
+    if since is not None and views:
+        change = change_between(theatre.table(views[0]), theatre.cells, since, day)
+        for row in change.itertuples(index=False):
+            if row.geometry is None or row.geometry.is_empty:
+                continue
+            label = (
+                f"{views[0]}: {row.side} {row.change} {row.area_km2:,.0f} km² "
+                f"({row.area_mi2:,.0f} mi²) between {since.isoformat()} and {day.isoformat()}"
+            )
+            folium.GeoJson(
+                {"type": "Feature", "geometry": _geojson(row.geometry), "properties": {}},
+                style_function=lambda _f, s=row.side, c=row.change: {
+                    "color": SIDE_COLOURS[s],
+                    "weight": 3,
+                    "fill": False,
+                    "dashArray": "8 5" if c == "lost" else None,
                 },
                 tooltip=folium.Tooltip(safe_text(label)),
             ).add_to(group)

@@ -6,6 +6,8 @@ page as a person sees it. A screenshot is saved under ``test-artifacts/`` on fai
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import os
 import shutil
 import socket
@@ -17,9 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, expect, sync_playwright
+from playwright.sync_api import Dialog, Locator, Page, expect, sync_playwright
 
 from pipeline import settings
+from tests.conftest import claim_row, make_theatre_dir
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = settings.ROOT / "test-artifacts"
@@ -32,34 +35,36 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
+@contextlib.contextmanager
+def _serve(name: str, env: dict[str, str]) -> Iterator[str]:
+    """Run ``streamlit run app.py`` on a free port until the block ends."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
     port = _free_port()
     ARTIFACTS.mkdir(exist_ok=True)
-    log = ARTIFACTS / "streamlit.log"
+    log = ARTIFACTS / f"streamlit-{name}.log"
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(settings.ROOT / "app.py"),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                str(settings.ROOT / "app.py"),
-                "--server.port",
-                str(port),
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-                "--server.fileWatcherType",
-                "none",
-            ],
+            command,
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=settings.ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -77,6 +82,57 @@ def server() -> Iterator[str]:
         finally:
             proc.terminate()
             proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with _serve("kursk", {}) as url:
+        yield url
+
+
+PAYLOAD = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app on a tiny theatre whose settlement name and claim quote are HTML payloads."""
+    root = make_theatre_dir(
+        tmp_path_factory.mktemp("hostile") / "geo",
+        [
+            claim_row(
+                claim_id="evil",
+                place="cur-evil",
+                region="",
+                date="2024-08-20",
+                quote=PAYLOAD,
+            )
+        ],
+    )
+    with (root / "places_curated.csv").open("a", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerow(
+            [
+                "cur-evil",
+                PAYLOAD,
+                "",
+                "",
+                "",
+                "RU",
+                "Kursk",
+                "",
+                "51.25",
+                "35.40",
+                "1000",
+                "true",
+                "source " + PAYLOAD,
+                "",
+                "CC0",
+                "",
+            ]
+        )
+    (root / "events.csv").write_text("date,label,claim_id\n2024-08-20,evil,evil\n")
+    cache = tmp_path_factory.mktemp("hostile-cache")
+    with _serve("hostile", {"FRONTLINE_DATA": str(root), "FRONTLINE_CACHE": str(cache)}) as url:
+        yield url
 
 
 @pytest.fixture
@@ -171,3 +227,28 @@ def test_play_animates_the_timeline_in_the_browser(server: str, page: Page) -> N
     frame.get_by_role("button", name="play the timeline").click()
     expect(label).to_contain_text("2024-08-", timeout=10_000)
     expect(label).to_contain_text("2025-", timeout=60_000)  # frames advance client-side
+
+
+def test_hostile_text_is_shown_as_text(hostile_server: str, page: Page) -> None:
+    dialogs: list[str] = []
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.goto(f"{hostile_server}/?date=2024-08-20&claimants=ua-gs")
+    frame = page.frame_locator("iframe").first
+    markers = frame.locator("path.frontline-settlement")
+    markers.first.wait_for(state="attached", timeout=60_000)
+    shown = ""
+    for k in range(markers.count()):
+        markers.nth(k).click(force=True)
+        popup = frame.locator(".leaflet-popup-content")
+        if popup.count() and PAYLOAD in popup.inner_text():
+            shown = popup.inner_text()
+            assert popup.locator("img").count() == 0
+            break
+    assert PAYLOAD in shown, "the payload should be visible as text in the claims popup"
+    time.sleep(1)
+    assert dialogs == []

@@ -82,3 +82,26 @@ def test_safe_text_leaves_no_way_out_of_a_template_literal() -> None:
     text = safe_text("`${alert(1)}` <b>\\")
     for bad in ("`", "${", "<b>", "\\"):
         assert bad not in text
+
+
+def test_change_since_is_drawn(tiny_theatre: Theatre) -> None:
+    layer_html = map_of_view(tiny_theatre, "ua-gs", dt.date(2025, 3, 20)).get_root().render()
+    assert "UA lost" not in layer_html
+    from pipeline.webmap import base_map, ground_layer
+
+    fmap = base_map(tiny_theatre)
+    ground_layer(tiny_theatre, ["ua-gs"], dt.date(2025, 3, 20), since=dt.date(2024, 8, 25)).add_to(
+        fmap
+    )
+    html = fmap.get_root().render()
+    assert "ua-gs: UA lost" in html
+    assert "ua-gs: contested gained" in html
+
+
+def test_settlements_carry_the_claims_behind_them(tiny_theatre: Theatre) -> None:
+    from pipeline.webmap import theatre_layers
+
+    features = theatre_layers(tiny_theatre)["settlements"]["features"]
+    sudzha = next(f["properties"] for f in features if f["properties"]["place_id"] == "gn-1")
+    assert [c["date"] for c in sudzha["claims"]] == ["2024-08-15", "2025-03-13"]
+    assert sudzha["claims"][0]["publisher"] == "Test Wire"
