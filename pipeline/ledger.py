@@ -9,31 +9,10 @@ from collections.abc import Collection
 import numpy as np
 import pandas as pd
 
+from pipeline.claims import CLAIM_COLUMNS
 from pipeline.places import Gazetteer
 
-EXPORT_COLUMNS = (
-    "claim_id",
-    "date",
-    "date_certain",
-    "claimant",
-    "kind",
-    "side",
-    "place",
-    "place_id",
-    "region_id",
-    "area_km2",
-    "settlements",
-    "disputes",
-    "publisher",
-    "source_date",
-    "title",
-    "url",
-    "quote",
-    "paraphrase",
-    "confidence",
-    "note",
-    "conflict_with",
-)
+EXPORT_COLUMNS = (*CLAIM_COLUMNS, "place_id", "region_id", "conflict_with")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

@@ -50,6 +50,23 @@ PLACE_COLUMNS = (
     "licence",
     "note",
 )
+GEONAMES_COLUMNS = (
+    "place_id",
+    "geonameid",
+    "name",
+    "alt_names",
+    "country",
+    "region_id",
+    "admin1",
+    "lat",
+    "lon",
+    "population",
+    "precision_m",
+    "verified",
+    "source",
+    "source_url",
+    "licence",
+)
 CURATED_COLUMNS = (
     "place_id",
     "name",

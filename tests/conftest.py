@@ -14,25 +14,7 @@ from shapely.geometry import mapping
 from pipeline import settings
 from pipeline.build import Theatre, load_theatre
 from pipeline.claims import CLAIM_COLUMNS, CLAIMANT_COLUMNS
-from pipeline.places import CURATED_COLUMNS
-
-GEONAMES_COLUMNS = [
-    "place_id",
-    "geonameid",
-    "name",
-    "alt_names",
-    "country",
-    "region_id",
-    "admin1",
-    "lat",
-    "lon",
-    "population",
-    "precision_m",
-    "verified",
-    "source",
-    "source_url",
-    "licence",
-]
+from pipeline.places import CURATED_COLUMNS, GEONAMES_COLUMNS
 
 # Two regions sharing the 51.0 N parallel as border: "RU-KRS" north, "UA-59" south.
 TINY_REGIONS = [
@@ -288,3 +270,28 @@ def pytest_runtest_makereport(
     rep = yield
     setattr(item, f"rep_{rep.when}", rep)
     return rep
+
+
+def add_place(root: Path, place_id: str, name: str, source: str = "test") -> None:
+    """Append a located, verified curated place (in Kursk region) to a theatre folder."""
+    with (root / "places_curated.csv").open("a", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerow(
+            [
+                place_id,
+                name,
+                "",
+                "",
+                "",
+                "RU",
+                "Kursk",
+                "",
+                "51.25",
+                "35.40",
+                "1000",
+                "true",
+                source,
+                "",
+                "CC0",
+                "",
+            ]
+        )

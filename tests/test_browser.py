@@ -7,7 +7,6 @@ page as a person sees it. A screenshot is saved under ``test-artifacts/`` on fai
 from __future__ import annotations
 
 import contextlib
-import csv
 import os
 import shutil
 import socket
@@ -22,7 +21,7 @@ import pytest
 from playwright.sync_api import Dialog, Locator, Page, expect, sync_playwright
 
 from pipeline import settings
-from tests.conftest import claim_row, make_theatre_dir
+from tests.conftest import add_place, claim_row, make_theatre_dir
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = settings.ROOT / "test-artifacts"
@@ -108,27 +107,7 @@ def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             )
         ],
     )
-    with (root / "places_curated.csv").open("a", encoding="utf-8", newline="") as fh:
-        csv.writer(fh).writerow(
-            [
-                "cur-evil",
-                PAYLOAD,
-                "",
-                "",
-                "",
-                "RU",
-                "Kursk",
-                "",
-                "51.25",
-                "35.40",
-                "1000",
-                "true",
-                "source " + PAYLOAD,
-                "",
-                "CC0",
-                "",
-            ]
-        )
+    add_place(root, "cur-evil", PAYLOAD, source="source " + PAYLOAD)
     (root / "events.csv").write_text("date,label,claim_id\n2024-08-20,evil,evil\n")
     cache = tmp_path_factory.mktemp("hostile-cache")
     with _serve("hostile", {"FRONTLINE_DATA": str(root), "FRONTLINE_CACHE": str(cache)}) as url:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 from pathlib import Path
 
 from pipeline.build import Theatre, load_theatre
 from pipeline.webmap import SIDE_COLOURS, map_of_view, safe_text, write_static_layers
-from tests.conftest import claim_row, make_theatre_dir
+from tests.conftest import add_place, claim_row, make_theatre_dir
 
 
 def test_map_html_draws_the_held_ground_offline(tiny_theatre: Theatre) -> None:
@@ -50,27 +49,7 @@ def test_place_names_are_never_html(tmp_path: Path) -> None:
     root = make_theatre_dir(
         tmp_path / "geo", [claim_row(place="cur-evil", region="", claim_id="evil")]
     )
-    with (root / "places_curated.csv").open("a", encoding="utf-8", newline="") as fh:
-        csv.writer(fh).writerow(
-            [
-                "cur-evil",
-                payload,
-                "",
-                "",
-                "",
-                "RU",
-                "Kursk",
-                "",
-                "51.25",
-                "35.40",
-                "1000",
-                "true",
-                "test <script>alert(2)</script>",
-                "",
-                "CC0",
-                "",
-            ]
-        )
+    add_place(root, "cur-evil", payload, source="test <script>alert(2)</script>")
     theatre = load_theatre(root, cache_dir=tmp_path / "cache")
     html = map_of_view(theatre, "ua-gs", dt.date(2024, 8, 25)).get_root().render()
     assert payload not in html

