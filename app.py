@@ -137,7 +137,7 @@ def _figures(t: Theatre, views: list[str], day: dt.date, compare: dt.date | None
         total = float(diff["area_km2"].sum()) if len(diff) else 0.0
         st.caption(
             f"{views[0]} and {views[1]} disagree on {total:,.0f} km² of the theatre "
-            "(purple outline on the map)."
+            "(purple hatching on the map)."
         )
     if compare is not None:
         change = change_between(t.table(views[0]), t.cells, compare, day, within=FOCUS)
@@ -257,7 +257,10 @@ def main() -> None:
     if compare is not None and compare > day:
         st.warning(f"Change since {compare} is after {day}: ignored.")
         compare = None
-    st.query_params.from_dict(ViewState(day, tuple(chosen), compare).to_params())
+    params = ViewState(day, tuple(chosen), compare).to_params()
+    if "map" in st.query_params:  # the map's own view, kept in the URL by the browser
+        params["map"] = st.query_params["map"]
+    st.query_params.from_dict(params)
     _figures(t, chosen, day, compare)
     st_folium(
         session_base_map(t, chosen[0]),
@@ -269,7 +272,7 @@ def main() -> None:
     )
     st.caption(
         "Filled: the first view's ground beyond the border (blue Ukraine, red Russia, grey "
-        "dashed contested); outlines: the other views; purple: where the first two views "
+        "dashed contested); outlines: the other views; purple hatching: where the first two views "
         "disagree; thick outlines: ground gained (solid) or lost (dashed) since the chosen "
         "date. Click a settlement for the claims behind it. Ground is the union of settlement "
         f"cells (Voronoi, at most {settings.CELL_MAX_RADIUS_M / 1000:g} km from the "

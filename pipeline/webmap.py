@@ -301,6 +301,92 @@ class TheatreLayers(folium.MacroElement):
         self.source = source
 
 
+class HatchPattern(folium.MacroElement):
+    """Defines the SVG hatch (``url(#frontline-hatch)``) that disagreement ground is filled with."""
+
+    _template = jinja2.Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var ns = "http://www.w3.org/2000/svg";
+            function ensure() {
+                map.getPane("overlayPane").querySelectorAll("svg").forEach(function (svg) {
+                    if (svg.querySelector("#frontline-hatch")) { return; }
+                    var defs = document.createElementNS(ns, "defs");
+                    var pattern = document.createElementNS(ns, "pattern");
+                    pattern.setAttribute("id", "frontline-hatch");
+                    pattern.setAttribute("width", "8");
+                    pattern.setAttribute("height", "8");
+                    pattern.setAttribute("patternUnits", "userSpaceOnUse");
+                    pattern.setAttribute("patternTransform", "rotate(45)");
+                    var line = document.createElementNS(ns, "line");
+                    line.setAttribute("x1", "0");
+                    line.setAttribute("y1", "0");
+                    line.setAttribute("x2", "0");
+                    line.setAttribute("y2", "8");
+                    line.setAttribute("stroke", {{ this.colour|tojson }});
+                    line.setAttribute("stroke-width", "3");
+                    pattern.appendChild(line);
+                    defs.appendChild(pattern);
+                    svg.insertBefore(defs, svg.firstChild);
+                });
+            }
+            map.on("layeradd", ensure);
+            ensure();
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "HatchPattern"
+        self.colour = DISAGREEMENT_COLOUR
+
+
+class ViewInUrl(folium.MacroElement):
+    """Keeps the map's centre and zoom in the page URL (``map=lat,lon,zoom``), client-side.
+
+    Panning and zooming never rerun the app; they only rewrite the page's address, so a
+    copied URL reopens the same view. A bad ``map`` value is ignored by the browser.
+    """
+
+    _template = jinja2.Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            function address() {
+                try { return new URL(window.parent.location.href); } catch (e) { return null; }
+            }
+            var start = address();
+            var asked = start && start.searchParams.get("map");
+            if (asked) {
+                var p = asked.split(",").map(Number);
+                if (p.length === 3 && p.every(isFinite) && Math.abs(p[0]) <= 90
+                        && Math.abs(p[1]) <= 180 && p[2] >= 3 && p[2] <= 18) {
+                    map.setView([p[0], p[1]], Math.round(p[2]));
+                }
+            }
+            map.on("moveend", function () {
+                var u = address();
+                if (!u) { return; }
+                var c = map.getCenter();
+                u.searchParams.set("map", c.lat.toFixed(4) + "," + c.lng.toFixed(4) + ","
+                    + map.getZoom());
+                window.parent.history.replaceState(window.parent.history.state, "", u.toString());
+            });
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "ViewInUrl"
+
+
 def base_map(
     theatre: Theatre,
     focus: str = "RU-KRS",
@@ -351,6 +437,8 @@ def base_map(
             attr="© OpenStreetMap contributors (ODbL)",
             name="OpenStreetMap tiles (online)",
         ).add_to(fmap)
+    HatchPattern().add_to(fmap)
+    ViewInUrl().add_to(fmap)
     TheatreLayers(static_url or theatre_layers(theatre)).add_to(fmap)
     if playback is not None:
         source: str | dict[str, Any] = (
@@ -415,8 +503,8 @@ def ground_layer(
                     "color": DISAGREEMENT_COLOUR,
                     "weight": 2,
                     "dashArray": "1 4",
-                    "fillColor": DISAGREEMENT_COLOUR,
-                    "fillOpacity": 0.15,
+                    "fillColor": "url(#frontline-hatch)",
+                    "fillOpacity": 0.8,
                 },
                 tooltip=folium.Tooltip(safe_text(label)),
             ).add_to(group)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -231,3 +232,29 @@ def test_hostile_text_is_shown_as_text(hostile_server: str, page: Page) -> None:
     assert PAYLOAD in shown, "the payload should be visible as text in the claims popup"
     time.sleep(1)
     assert dialogs == []
+
+
+def test_disagreement_is_hatched(server: str, page: Page) -> None:
+    page.goto(f"{server}/?date=2025-04-27&claimants=ua-gs,ru-mod")
+    frame = page.frame_locator("iframe").first
+    hatched = frame.locator('path[fill="url(#frontline-hatch)"]')
+    hatched.first.wait_for(state="attached", timeout=60_000)
+    assert frame.locator("pattern#frontline-hatch").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "disagreement-2025-04-27.png"), full_page=True)
+
+
+def test_map_view_lives_in_the_url(server: str, page: Page) -> None:
+    page.goto(f"{server}/?date=2024-08-25&claimants=ua-gs&map=51.3000,35.0000,12")
+    _map_paths(page).first.wait_for(state="attached", timeout=60_000)
+    # The map opened where the URL said, and panning rewrites the URL without a rerun.
+    expect(page).to_have_url(
+        re.compile(r"map=51\.3000%2C35\.0000%2C12|map=51\.3000,35\.0000,12"), timeout=20_000
+    )
+    frame = page.frame_locator("iframe").first
+    frame.locator(".leaflet-control-zoom-out").click()
+    expect(page).to_have_url(re.compile(r"map=51\.3000(%2C|,)35\.0000(%2C|,)11"), timeout=20_000)
+    # A rerun (the date moves) keeps the map's view in the URL.
+    slider = page.get_by_role("slider")
+    slider.focus()
+    slider.press("ArrowRight")
+    expect(page).to_have_url(re.compile(r"date=2024-08-26.*map=51\.3000"), timeout=20_000)
