@@ -23,7 +23,7 @@ from pipeline.claims import key_events
 from pipeline.errors import FrontlineError
 from pipeline.timeline import area_chart_frame, change_between, side_areas
 from pipeline.viewstate import MAX_VIEWS, ViewState, state_from_params
-from pipeline.webmap import base_map, ground_layer, write_static_layers
+from pipeline.webmap import base_map, ground_layer, publish_json, write_static_layers
 
 FOCUS = "RU-KRS"
 # Claimants keep one colour in every chart; the sides' colours stay for the map.
@@ -163,31 +163,42 @@ def chart_spec(_t: Theatre, fingerprint: str, views: tuple[str, ...]) -> dict[st
     events = key_events(_t.claims, _t.data_dir)[["date", "label", "publisher"]].assign(
         date=lambda d: d["date"].astype(str)
     )
+    # The chart's data are static files the browser fetches once; the spec re-sent on
+    # every date change is then a few hundred bytes.
+    url = {
+        name: publish_json(
+            settings.ROOT / "static",
+            _t.fingerprint,
+            f"chart-{name}-{'+'.join(views)}",
+            frame.to_dict(orient="records"),
+        )
+        for name, frame in (("series", series), ("figures", figures), ("events", events))
+    }
     lines = (
-        alt.Chart(series)
+        alt.Chart(alt.UrlData(url["series"]))
         .mark_line(interpolate="step-after")
         .encode(
             x=alt.X("date:T", title=None),
             y=alt.Y("area_km2:Q", title="km² of Kursk Oblast"),
             color=alt.Color("view:N", title="view", scale=VIEW_SCALE),
             strokeDash=alt.StrokeDash("measure:N", title=None),
-            tooltip=["view", "measure", "date", "area_km2"],
+            tooltip=["view:N", "measure:N", "date:T", "area_km2:Q"],
         )
     )
     claimed = (
-        alt.Chart(figures)
+        alt.Chart(alt.UrlData(url["figures"]))
         .mark_point(shape="diamond", size=70, filled=True)
         .encode(
             x="date:T",
             y="area_km2:Q",
             color=alt.Color("claimant:N", title="view", scale=VIEW_SCALE),
-            tooltip=["claimant", "date", "area_km2", "settlements", "publisher"],
+            tooltip=["claimant:N", "date:T", "area_km2:Q", "settlements:Q", "publisher:N"],
         )
     )
     marks = (
-        alt.Chart(events)
+        alt.Chart(alt.UrlData(url["events"]))
         .mark_rule(color="#999999", strokeDash=[2, 3])
-        .encode(x="date:T", tooltip=["date", "label", "publisher"])
+        .encode(x="date:T", tooltip=["date:T", "label:N", "publisher:N"])
     )
     spec: dict[str, Any] = (lines + claimed + marks).to_dict()
     return spec

@@ -166,6 +166,36 @@ def _collection(geoms: Any, props: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def publish_json(static_dir: Path, fingerprint: str, stem: str, payload: object) -> str:
+    """Write JSON into the theatre's static folder once (atomically) and return its URL.
+
+    Parameters
+    ----------
+    static_dir : pathlib.Path
+        The app's static folder (served at :data:`STATIC_URL`).
+    fingerprint : str
+        The theatre's fingerprint (names the folder, so new data gets new URLs).
+    stem : str
+        File name without ``.json``.
+    payload : object
+        Anything :func:`json.dump` accepts.
+
+    Returns
+    -------
+    str
+        The file's URL.
+    """
+    folder = static_dir / f"frontline-{fingerprint}"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{stem}.json"
+    if not target.exists():
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{stem}", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(payload, fh, separators=(",", ":"), default=str)
+        Path(tmp).replace(target)
+    return f"{STATIC_URL}/frontline-{fingerprint}/{stem}.json"
+
+
 def write_static_layers(theatre: Theatre, static_dir: Path, views: Sequence[str]) -> str:
     """Write the date-independent layers and playback data as static files, once.
 
@@ -186,21 +216,14 @@ def write_static_layers(theatre: Theatre, static_dir: Path, views: Sequence[str]
     str
         URL of the folder, e.g. ``/app/static/frontline-<fingerprint>``.
     """
-    name = f"frontline-{theatre.fingerprint}"
-    folder = static_dir / name
-    folder.mkdir(parents=True, exist_ok=True)
-    payloads: dict[str, Any] = {}
-    if not (folder / "settlements.json").exists():
-        payloads.update(theatre_layers(theatre))
+    if not (static_dir / f"frontline-{theatre.fingerprint}" / "settlements.json").exists():
+        for stem, payload in theatre_layers(theatre).items():
+            publish_json(static_dir, theatre.fingerprint, stem, payload)
     for view in views:
-        if not (folder / f"playback-{view}.json").exists():
-            payloads[f"playback-{view}"] = playback_data(theatre, view)
-    for stem, payload in payloads.items():
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{stem}", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, separators=(",", ":"))
-        Path(tmp).replace(folder / f"{stem}.json")
-    return f"{STATIC_URL}/{name}"
+        publish_json(
+            static_dir, theatre.fingerprint, f"playback-{view}", playback_data(theatre, view)
+        )
+    return f"{STATIC_URL}/frontline-{theatre.fingerprint}"
 
 
 class TheatreLayers(folium.MacroElement):
@@ -450,6 +473,21 @@ def base_map(
     return fmap
 
 
+def _feature(geom: shapely.Geometry, props: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "Feature", "geometry": _geojson(geom), "properties": props}
+
+
+def _add_layer(group: folium.FeatureGroup, features: list[dict[str, Any]]) -> None:
+    """Add features as one GeoJson layer, styled and labelled by their own properties."""
+    if not features:
+        return
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": features},
+        style_function=lambda f: f["properties"]["style"],
+        tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
+    ).add_to(group)
+
+
 def ground_layer(
     theatre: Theatre, views: Sequence[str], day: dt.date, since: dt.date | None = None
 ) -> folium.FeatureGroup:
@@ -476,57 +514,75 @@ def ground_layer(
         The layer (named ``ground``), to add to :func:`base_map`'s map.
     """
     group = folium.FeatureGroup(name="ground")
+    # One GeoJson per layer (not per polygon): each folium element costs a template
+    # compilation on every rerun. Labels are escaped: the tooltip renders them as HTML.
     for i, view in enumerate(views):
         held = theatre.ground(view, day)
-        for row in held.itertuples(index=False):
-            if row.geometry is None or row.geometry.is_empty:
-                continue
-            label = (
-                f"{view}: {SIDE_LABELS[row.side]} on {day.isoformat()}, "
-                f"{row.area_km2:,.0f} km² ({row.area_mi2:,.0f} mi²)"
+        features = [
+            _feature(
+                row.geometry,
+                {
+                    "style": _style(row.side, i == 0),
+                    "label": safe_text(
+                        f"{view}: {SIDE_LABELS[row.side]} on {day.isoformat()}, "
+                        f"{row.area_km2:,.0f} km² ({row.area_mi2:,.0f} mi²)"
+                    ),
+                },
             )
-            folium.GeoJson(
-                {"type": "Feature", "geometry": _geojson(row.geometry), "properties": {}},
-                style_function=lambda _f, s=row.side, p=(i == 0): _style(s, p),
-                tooltip=folium.Tooltip(safe_text(label)),
-            ).add_to(group)
+            for row in held.itertuples(index=False)
+            if row.geometry is not None and not row.geometry.is_empty
+        ]
+        _add_layer(group, features)
     if len(views) >= 2:
         diff = theatre.disagreement(views[0], views[1], day)
-        for row in diff.itertuples(index=False):
-            label = (
-                f"disagreement on {day.isoformat()}: {views[0]} says {row.side_a}, "
-                f"{views[1]} says {row.side_b} — {row.area_km2:,.0f} km²"
-            )
-            folium.GeoJson(
-                {"type": "Feature", "geometry": _geojson(row.geometry), "properties": {}},
-                style_function=lambda _f: {
-                    "color": DISAGREEMENT_COLOUR,
-                    "weight": 2,
-                    "dashArray": "1 4",
-                    "fillColor": "url(#frontline-hatch)",
-                    "fillOpacity": 0.8,
-                },
-                tooltip=folium.Tooltip(safe_text(label)),
-            ).add_to(group)
+        hatch = {
+            "color": DISAGREEMENT_COLOUR,
+            "weight": 2,
+            "dashArray": "1 4",
+            "fillColor": "url(#frontline-hatch)",
+            "fillOpacity": 0.8,
+        }
+        _add_layer(
+            group,
+            [
+                _feature(
+                    row.geometry,
+                    {
+                        "style": hatch,
+                        "label": safe_text(
+                            f"disagreement on {day.isoformat()}: {views[0]} says {row.side_a}, "
+                            f"{views[1]} says {row.side_b} — {row.area_km2:,.0f} km²"
+                        ),
+                    },
+                )
+                for row in diff.itertuples(index=False)
+            ],
+        )
     if since is not None and views:
         change = change_between(theatre.table(views[0]), theatre.cells, since, day)
-        for row in change.itertuples(index=False):
-            if row.geometry is None or row.geometry.is_empty:
-                continue
-            label = (
-                f"{views[0]}: {row.side} {row.change} {row.area_km2:,.0f} km² "
-                f"({row.area_mi2:,.0f} mi²) between {since.isoformat()} and {day.isoformat()}"
-            )
-            folium.GeoJson(
-                {"type": "Feature", "geometry": _geojson(row.geometry), "properties": {}},
-                style_function=lambda _f, s=row.side, c=row.change: {
-                    "color": SIDE_COLOURS[s],
-                    "weight": 3,
-                    "fill": False,
-                    "dashArray": "8 5" if c == "lost" else None,
-                },
-                tooltip=folium.Tooltip(safe_text(label)),
-            ).add_to(group)
+        _add_layer(
+            group,
+            [
+                _feature(
+                    row.geometry,
+                    {
+                        "style": {
+                            "color": SIDE_COLOURS[row.side],
+                            "weight": 3,
+                            "fill": False,
+                            "dashArray": "8 5" if row.change == "lost" else None,
+                        },
+                        "label": safe_text(
+                            f"{views[0]}: {row.side} {row.change} {row.area_km2:,.0f} km² "
+                            f"({row.area_mi2:,.0f} mi²) between {since.isoformat()} and "
+                            f"{day.isoformat()}"
+                        ),
+                    },
+                )
+                for row in change.itertuples(index=False)
+                if row.geometry is not None and not row.geometry.is_empty
+            ],
+        )
     return group
 
 
