@@ -170,7 +170,7 @@ def chart_spec(_t: Theatre, fingerprint: str, views: tuple[str, ...]) -> dict[st
             settings.ROOT / "static",
             _t.fingerprint,
             f"chart-{name}-{'+'.join(views)}",
-            frame.to_dict(orient="records"),
+            frame.astype(object).where(frame.notna(), None).to_dict(orient="records"),
         )
         for name, frame in (("series", series), ("figures", figures), ("events", events))
     }

@@ -190,9 +190,12 @@ def publish_json(static_dir: Path, fingerprint: str, stem: str, payload: object)
     target = folder / f"{stem}.json"
     if not target.exists():
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{stem}", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, separators=(",", ":"), default=str)
-        Path(tmp).replace(target)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(payload, fh, separators=(",", ":"), default=str, allow_nan=False)
+            Path(tmp).replace(target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
     return f"{STATIC_URL}/frontline-{fingerprint}/{stem}.json"
 
 

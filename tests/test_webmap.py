@@ -6,6 +6,8 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
+
 from pipeline.build import Theatre, load_theatre
 from pipeline.webmap import SIDE_COLOURS, map_of_view, safe_text, write_static_layers
 from tests.conftest import add_place, claim_row, make_theatre_dir
@@ -84,3 +86,16 @@ def test_settlements_carry_the_claims_behind_them(tiny_theatre: Theatre) -> None
     sudzha = next(f["properties"] for f in features if f["properties"]["place_id"] == "gn-1")
     assert [c["date"] for c in sudzha["claims"]] == ["2024-08-15", "2025-03-13"]
     assert sudzha["claims"][0]["publisher"] == "Test Wire"
+
+
+def test_published_json_is_strict(tmp_path: Path) -> None:
+    from pipeline.webmap import publish_json
+
+    url = publish_json(tmp_path, "abc", "ok", [{"a": None, "b": 1.5}])
+    assert url == "/app/static/frontline-abc/ok.json"
+    assert json.loads((tmp_path / "frontline-abc" / "ok.json").read_text()) == [
+        {"a": None, "b": 1.5}
+    ]
+    with pytest.raises(ValueError, match="JSON"):
+        publish_json(tmp_path, "abc", "bad", [{"a": float("nan")}])  # NaN is not JSON
+    assert sorted(p.name for p in (tmp_path / "frontline-abc").iterdir()) == ["ok.json"]
