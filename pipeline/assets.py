@@ -2,8 +2,8 @@
 
 Folium points every map at public CDNs; with no internet (CI, an air-gapped analyst)
 nothing draws. Frontline takes Leaflet from the PyPI package ``xstatic-leaflet`` and
-serves it from the app's own static folder (Streamlit's static file serving), or inlines
-it into standalone HTML. No third-party code is committed to this repository.
+serves it from the app's own static folder (Streamlit's static file serving). No
+third-party code is committed to this repository.
 """
 
 from __future__ import annotations
@@ -56,16 +56,3 @@ def install_static(static_dir: Path) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
-
-
-def leaflet_sources() -> tuple[str, str]:
-    """Leaflet's JavaScript and CSS as text, for standalone HTML that opens offline.
-
-    Returns
-    -------
-    tuple of str
-        ``(javascript, css)``.
-    """
-    js = (LEAFLET_DIR / "leaflet.js").read_text(encoding="utf-8")
-    css = (LEAFLET_DIR / "leaflet.css").read_text(encoding="utf-8")
-    return js, css

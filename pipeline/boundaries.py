@@ -12,7 +12,6 @@ from pathlib import Path
 
 import geopandas as gpd
 import shapely
-from shapely.geometry.base import BaseGeometry
 
 from pipeline import settings
 from pipeline.errors import CRSError, DataError
@@ -112,22 +111,6 @@ def countries_gdf(data_dir: Path = settings.DATA_DIR) -> gpd.GeoDataFrame:
     gdf = gpd.GeoDataFrame(rows, geometry="geometry", crs=settings.GEO_CRS)
     gdf["area_km2"] = gdf.to_crs(settings.EQUAL_AREA_CRS).area / 1e6
     return gdf
-
-
-def theatre_geometry(data_dir: Path = settings.DATA_DIR) -> BaseGeometry:
-    """The whole theatre (all regions) as one geometry in EPSG:4326.
-
-    Parameters
-    ----------
-    data_dir : pathlib.Path
-        Folder holding ``regions.geojson``.
-
-    Returns
-    -------
-    shapely.geometry.base.BaseGeometry
-        The union of the regions.
-    """
-    return shapely.coverage_union_all(regions_gdf(data_dir).geometry)
 
 
 @lru_cache(maxsize=4)
