@@ -1,0 +1,440 @@
+"""Store: uploaded control polygons with an append-only revision history.
+
+The default backend is a GeoPackage file (it opens in QGIS) written through SQLite
+transactions: WAL journal, a busy timeout, ``BEGIN IMMEDIATE`` per commit, and never a
+rewrite of the file. A revision is never changed or deleted; reverting one appends a new
+revision that marks it reverted. The interface is small so that a PostGIS backend can
+follow with the same tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import sqlite3
+import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from pipeline import settings
+from pipeline.errors import FrontlineError
+
+GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
+GPKG_USER_VERSION = 10300  # GeoPackage 1.3
+SRS_ID = 4326
+MODES = ("snapshot", "patch", "revert")
+
+
+class StoreError(FrontlineError):
+    """The store could not be read or written; nothing was committed."""
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One committed change to the store.
+
+    Attributes
+    ----------
+    revision_id : int
+        Increasing id.
+    committed_at : str
+        UTC timestamp (ISO 8601).
+    who, claimant, mode, source, licence, file_name, file_sha256 : str
+        Who committed what, from which file, under which licence.
+    date : str
+        The date the polygons describe (ISO).
+    features : int
+        Number of polygons committed.
+    area_km2 : float
+        Their area, measured in the equal-area CRS.
+    reverts : int or None
+        For a revert, the revision it reverts.
+    """
+
+    revision_id: int
+    committed_at: str
+    who: str
+    claimant: str
+    date: str
+    mode: str
+    source: str
+    licence: str
+    file_name: str
+    file_sha256: str
+    features: int
+    area_km2: float
+    reverts: int | None
+
+
+class Store(Protocol):
+    """What every backend offers (GeoPackage now, PostGIS later)."""
+
+    def commit(
+        self,
+        polygons: gpd.GeoDataFrame,
+        *,
+        who: str,
+        claimant: str,
+        date: dt.date,
+        mode: str,
+        source: str,
+        licence: str,
+        file_name: str,
+        file_sha256: str,
+    ) -> Revision:
+        """Append a revision with its polygons, atomically."""
+
+    def revert(self, revision_id: int, *, who: str) -> Revision:
+        """Append a revision that reverts an earlier one."""
+
+    def revisions(self, claimant: str | None = None) -> list[Revision]:
+        """All revisions, oldest first."""
+
+    def polygons(self) -> gpd.GeoDataFrame:
+        """Polygons of every revision that is not reverted."""
+
+
+def _gpkg_blob(geom: shapely.Geometry) -> bytes:
+    """GeoPackage binary geometry: header, xy envelope, little-endian WKB."""
+    minx, miny, maxx, maxy = (float(v) for v in shapely.bounds(geom))
+    header = b"GP" + bytes([0, 0b00000011]) + struct.pack("<i", SRS_ID)
+    envelope = struct.pack("<4d", minx, maxx, miny, maxy)
+    return header + envelope + shapely.to_wkb(geom, byte_order=1)
+
+
+def _from_blob(blob: bytes) -> shapely.Geometry:
+    flags = blob[3]
+    envelope = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}[(flags >> 1) & 0b111]
+    return shapely.from_wkb(blob[8 + envelope :])
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
+  srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY, organization TEXT NOT NULL,
+  organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL, description TEXT);
+CREATE TABLE IF NOT EXISTS gpkg_contents (
+  table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL, identifier TEXT UNIQUE,
+  description TEXT DEFAULT '', last_change DATETIME NOT NULL
+    DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER);
+CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (
+  table_name TEXT NOT NULL, column_name TEXT NOT NULL, geometry_type_name TEXT NOT NULL,
+  srs_id INTEGER NOT NULL, z TINYINT NOT NULL, m TINYINT NOT NULL,
+  CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name));
+CREATE TABLE IF NOT EXISTS revisions (
+  revision_id INTEGER PRIMARY KEY AUTOINCREMENT, committed_at TEXT NOT NULL,
+  who TEXT NOT NULL, claimant TEXT NOT NULL, date TEXT NOT NULL, mode TEXT NOT NULL,
+  source TEXT NOT NULL, licence TEXT NOT NULL, file_name TEXT NOT NULL,
+  file_sha256 TEXT NOT NULL, features INTEGER NOT NULL, area_km2 REAL NOT NULL,
+  reverts INTEGER REFERENCES revisions(revision_id));
+CREATE TABLE IF NOT EXISTS control_polygons (
+  fid INTEGER PRIMARY KEY AUTOINCREMENT, geom MULTIPOLYGON NOT NULL,
+  revision_id INTEGER NOT NULL REFERENCES revisions(revision_id),
+  claimant TEXT NOT NULL, date TEXT NOT NULL, side TEXT NOT NULL, mode TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS revisions_append_only_update BEFORE UPDATE ON revisions
+  BEGIN SELECT RAISE(ABORT, 'revisions are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS revisions_append_only_delete BEFORE DELETE ON revisions
+  BEGIN SELECT RAISE(ABORT, 'revisions are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS polygons_append_only_delete BEFORE DELETE ON control_polygons
+  BEGIN SELECT RAISE(ABORT, 'polygons are append-only'); END;
+"""
+
+_WGS84 = (
+    'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],'
+    'PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433],AUTHORITY["EPSG","4326"]]'
+)
+
+
+class GeoPackageStore:
+    """The store as a GeoPackage file, written only through SQLite transactions.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The ``.gpkg`` file; created (with its folder) if missing.
+    busy_timeout_ms : int, default 30000
+        How long a writer waits for another to finish.
+    """
+
+    def __init__(self, path: Path, busy_timeout_ms: int = 30_000) -> None:
+        self.path = Path(path)
+        self.busy_timeout_ms = busy_timeout_ms
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as con:
+            # Idempotent DDL first (executescript would end an open transaction), then the
+            # metadata rows in one transaction.
+            con.executescript(_SCHEMA)
+            con.execute("BEGIN IMMEDIATE")
+            con.execute(f"PRAGMA application_id = {GPKG_APPLICATION_ID}")
+            con.execute(f"PRAGMA user_version = {GPKG_USER_VERSION}")
+            con.execute(
+                "INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES (?,?,?,?,?,?)",
+                ("WGS 84", SRS_ID, "EPSG", SRS_ID, _WGS84, "longitude/latitude"),
+            )
+            for srs in ((-1, "undefined cartesian"), (0, "undefined geographic")):
+                con.execute(
+                    "INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES (?,?,?,?,?,?)",
+                    (srs[1], srs[0], "NONE", srs[0], "undefined", srs[1]),
+                )
+            con.execute(
+                "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, "
+                "srs_id) VALUES ('control_polygons', 'features', 'control_polygons', ?)",
+                (SRS_ID,),
+            )
+            con.execute(
+                "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier) "
+                "VALUES ('revisions', 'attributes', 'revisions')"
+            )
+            con.execute(
+                "INSERT OR IGNORE INTO gpkg_geometry_columns VALUES "
+                "('control_polygons', 'geom', 'MULTIPOLYGON', ?, 0, 0)",
+                (SRS_ID,),
+            )
+            con.execute("COMMIT")
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            con = sqlite3.connect(
+                self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None
+            )
+        except sqlite3.Error as e:
+            msg = f"store {str(self.path)!r} cannot be opened: {e}"
+            raise StoreError(msg) from e
+        try:
+            con.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+            con.execute("PRAGMA journal_mode = WAL")
+            con.execute("PRAGMA synchronous = FULL")
+            con.execute("PRAGMA foreign_keys = ON")
+            yield con
+        except sqlite3.Error as e:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            msg = f"store {str(self.path)!r}: nothing was written ({e})"
+            raise StoreError(msg) from e
+        finally:
+            con.close()
+
+    def commit(
+        self,
+        polygons: gpd.GeoDataFrame,
+        *,
+        who: str,
+        claimant: str,
+        date: dt.date,
+        mode: str,
+        source: str,
+        licence: str,
+        file_name: str,
+        file_sha256: str,
+    ) -> Revision:
+        """Append a revision and its polygons in one transaction.
+
+        Parameters
+        ----------
+        polygons : geopandas.GeoDataFrame
+            Polygonal geometries with a ``side`` column, in any CRS (stored as EPSG:4326).
+        who, claimant, source, licence, file_name, file_sha256 : str
+            Provenance of the revision.
+        date : datetime.date
+            The date the polygons describe.
+        mode : str
+            ``snapshot`` or ``patch``.
+
+        Returns
+        -------
+        Revision
+            The committed revision.
+
+        Raises
+        ------
+        StoreError
+            When the polygons or the mode are unacceptable, or the write fails; then
+            nothing is stored.
+        """
+        if mode not in ("snapshot", "patch"):
+            msg = f"unknown mode {mode!r}; expected snapshot or patch"
+            raise StoreError(msg)
+        if polygons.crs is None:
+            msg = "polygons have no CRS"
+            raise StoreError(msg)
+        geo = polygons.to_crs(settings.GEO_CRS)
+        kinds = set(geo.geom_type)
+        if not kinds <= {"Polygon", "MultiPolygon"} or len(geo) == 0:
+            msg = f"a revision needs polygons; got {sorted(kinds) or 'nothing'}"
+            raise StoreError(msg)
+        area = float(geo.to_crs(settings.EQUAL_AREA_CRS).area.sum() / 1e6)
+        multi = [
+            g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g]) for g in geo.geometry
+        ]
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+        with self._connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            cur = con.execute(
+                "INSERT INTO revisions (committed_at, who, claimant, date, mode, source, "
+                "licence, file_name, file_sha256, features, area_km2, reverts) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL)",
+                (
+                    now,
+                    who,
+                    claimant,
+                    date.isoformat(),
+                    mode,
+                    source,
+                    licence,
+                    file_name,
+                    file_sha256,
+                    len(geo),
+                    area,
+                ),
+            )
+            rid = int(cur.lastrowid or 0)
+            con.executemany(
+                "INSERT INTO control_polygons (geom, revision_id, claimant, date, side, mode) "
+                "VALUES (?,?,?,?,?,?)",
+                [
+                    (_gpkg_blob(g), rid, claimant, date.isoformat(), str(side), mode)
+                    for g, side in zip(multi, geo["side"], strict=True)
+                ],
+            )
+            con.execute("COMMIT")
+        return Revision(
+            rid,
+            now,
+            who,
+            claimant,
+            date.isoformat(),
+            mode,
+            source,
+            licence,
+            file_name,
+            file_sha256,
+            len(geo),
+            area,
+            None,
+        )
+
+    def revert(self, revision_id: int, *, who: str) -> Revision:
+        """Append a revision that reverts an earlier one (nothing is deleted).
+
+        Parameters
+        ----------
+        revision_id : int
+            The revision to revert.
+        who : str
+            Who reverts it.
+
+        Returns
+        -------
+        Revision
+            The new revision.
+
+        Raises
+        ------
+        StoreError
+            When the revision does not exist, is a revert, or is already reverted.
+        """
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+        with self._connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            row = con.execute(
+                "SELECT claimant, date, mode FROM revisions WHERE revision_id = ?",
+                (revision_id,),
+            ).fetchone()
+            done = con.execute(
+                "SELECT 1 FROM revisions WHERE reverts = ?", (revision_id,)
+            ).fetchone()
+            if row is None or row[2] == "revert" or done:
+                con.execute("ROLLBACK")
+                msg = f"revision {revision_id!r} cannot be reverted (unknown, a revert, or done)"
+                raise StoreError(msg)
+            cur = con.execute(
+                "INSERT INTO revisions (committed_at, who, claimant, date, mode, source, "
+                "licence, file_name, file_sha256, features, area_km2, reverts) "
+                "VALUES (?,?,?,?,'revert','','','','',0,0,?)",
+                (now, who, row[0], row[1], revision_id),
+            )
+            rid = int(cur.lastrowid or 0)
+            con.execute("COMMIT")
+        return Revision(
+            rid, now, who, row[0], row[1], "revert", "", "", "", "", 0, 0.0, revision_id
+        )
+
+    def revisions(self, claimant: str | None = None) -> list[Revision]:
+        """All revisions, oldest first, optionally of one claimant.
+
+        Parameters
+        ----------
+        claimant : str, optional
+            Keep only this claimant's.
+
+        Returns
+        -------
+        list of Revision
+            The revisions.
+        """
+        query = "SELECT * FROM revisions"
+        args: tuple[str, ...] = ()
+        if claimant is not None:
+            query += " WHERE claimant = ?"
+            args = (claimant,)
+        with self._connect() as con:
+            rows = con.execute(query + " ORDER BY revision_id", args).fetchall()
+        return [Revision(*row) for row in rows]
+
+    def polygons(self) -> gpd.GeoDataFrame:
+        """Polygons of every revision that has not been reverted.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            ``revision_id``, ``claimant``, ``date``, ``side``, ``mode``, geometry
+            (EPSG:4326), in commit order.
+        """
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT p.geom, p.revision_id, p.claimant, p.date, p.side, p.mode "
+                "FROM control_polygons p WHERE p.revision_id NOT IN "
+                "(SELECT reverts FROM revisions WHERE reverts IS NOT NULL) ORDER BY p.fid"
+            ).fetchall()
+        geoms = np.array([_from_blob(r[0]) for r in rows], dtype=object)
+        cols = ["revision_id", "claimant", "date", "side", "mode"]
+        data = {c: [r[i + 1] for r in rows] for i, c in enumerate(cols)}
+        return gpd.GeoDataFrame(data, geometry=geoms, crs=settings.GEO_CRS)
+
+    def fingerprint(self) -> str:
+        """A hash of the revision history (changes whenever a revision is committed).
+
+        Returns
+        -------
+        str
+            16 hex digits.
+        """
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT revision_id, committed_at, file_sha256 FROM revisions ORDER BY 1"
+            ).fetchall()
+        return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+
+
+def content_hash(data: bytes) -> str:
+    """SHA-256 of uploaded bytes (the same file twice has the same hash).
+
+    Parameters
+    ----------
+    data : bytes
+        The file's bytes.
+
+    Returns
+    -------
+    str
+        Hex digest.
+    """
+    return hashlib.sha256(data).hexdigest()
