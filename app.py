@@ -21,7 +21,7 @@ from pipeline import assets, settings
 from pipeline.build import Theatre, load_theatre
 from pipeline.claims import key_events
 from pipeline.errors import FrontlineError
-from pipeline.timeline import area_chart_frame, change_between, side_areas
+from pipeline.timeline import area_chart_frame, side_areas
 from pipeline.viewstate import MAX_VIEWS, ViewState, state_from_params
 from pipeline.webmap import base_map, ground_layer, publish_json, write_static_layers
 
@@ -140,7 +140,7 @@ def _figures(t: Theatre, views: list[str], day: dt.date, compare: dt.date | None
             "(purple hatching on the map)."
         )
     if compare is not None:
-        change = change_between(t.table(views[0]), t.cells, compare, day, within=FOCUS)
+        change = t.change(views[0], compare, day, within=FOCUS)
         ua = change[change["side"] == "UA"].set_index("change")["area_km2"]
         st.caption(
             f"{views[0]}, {compare} → {day}: Ukraine gained {ua['gained']:,.0f} km² "

@@ -23,10 +23,14 @@ import pandas as pd
 import pipeline
 from pipeline import boundaries, claims, places, settings, territory, timeline
 from pipeline.claims import Claimant
+from pipeline.errors import InputError
 from pipeline.places import Gazetteer
 from pipeline.timeline import StatusTable, View
 
 Progress = Callable[[str], None]
+
+LOAD_STEPS = 6
+"""How many times :func:`load_theatre` reports progress (for progress bars)."""
 
 
 def _quiet(_: str) -> None:
@@ -161,7 +165,7 @@ class Theatre:
         key = ("ground", table.view, table.row_on(day))
         if key not in self._memo:
             self._memo[key] = timeline.polygons_on(table, self.cells, day, beyond_border=True)
-        return self._memo[key]
+        return self._memo[key].assign(date=day.isoformat())
 
     def disagreement(self, view_a: str, view_b: str, day: dt.date) -> gpd.GeoDataFrame:
         """Where two views disagree on a date (memoised per pair of change dates).
@@ -182,7 +186,32 @@ class Theatre:
         key = ("disagreement", a.view, b.view, a.row_on(day), b.row_on(day))
         if key not in self._memo:
             self._memo[key] = timeline.disagreement(a, b, self.cells, day)
-        return self._memo[key]
+        return self._memo[key].assign(date=day.isoformat())
+
+    def change(
+        self, view: str, since: dt.date, day: dt.date, within: str | None = None
+    ) -> gpd.GeoDataFrame:
+        """Ground gained and lost between two dates (memoised per pair of change dates).
+
+        Parameters
+        ----------
+        view : str
+            View spelling.
+        since, day : datetime.date
+            Earlier and later date.
+        within : str, optional
+            Restrict to one region (ISO 3166-2 id).
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            As :func:`pipeline.timeline.change_between`.
+        """
+        table = self.table(view)
+        key = ("change", table.view, table.row_on(since), table.row_on(day), within)
+        if key not in self._memo:
+            self._memo[key] = timeline.change_between(table, self.cells, since, day, within)
+        return self._memo[key].assign(since=since.isoformat(), date=day.isoformat())
 
     def region_id(self, name: str) -> str:
         """Resolve a region name (``"Kursk region"``, ``"Курская область"``, ``RU-KRS``).
@@ -202,8 +231,6 @@ class Theatre:
         pipeline.errors.InputError
             When the name is not a region of the theatre.
         """
-        from pipeline.errors import InputError
-
         rid = self.gazetteer.region_id_for(name)
         if rid is None:
             known = ", ".join(self.regions["name_en"])

@@ -31,7 +31,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from pipeline import settings
-from pipeline.build import Theatre, load_theatre
+from pipeline.build import LOAD_STEPS, Theatre, load_theatre
 from pipeline.claims import area_figures, parse_date
 from pipeline.errors import AmbiguousPlaceError, FrontlineError
 from pipeline.geocode import geocode_to_features
@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _load(data_dir: Path, show_progress: bool) -> Theatre:
     bar = tqdm(
-        total=8,
+        total=LOAD_STEPS,
         desc="build",
         unit="step",
         file=sys.stderr,

@@ -15,7 +15,7 @@ import sqlite3
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -99,6 +99,20 @@ class Store(Protocol):
 
     def polygons(self) -> gpd.GeoDataFrame:
         """Polygons of every revision that is not reverted."""
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+def _append_revision(con: sqlite3.Connection, draft: Revision) -> Revision:
+    """Insert a revision (its ``revision_id`` is ignored) and return it with its id."""
+    cur = con.execute(
+        "INSERT INTO revisions (committed_at, who, claimant, date, mode, source, licence, "
+        "file_name, file_sha256, features, area_km2, reverts) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        astuple(draft)[1:],
+    )
+    return replace(draft, revision_id=int(cur.lastrowid or 0))
 
 
 def _gpkg_blob(geom: shapely.Geometry) -> bytes:
@@ -274,40 +288,9 @@ class GeoPackageStore:
         multi = [
             g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g]) for g in geo.geometry
         ]
-        now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-        with self._connect() as con:
-            con.execute("BEGIN IMMEDIATE")
-            cur = con.execute(
-                "INSERT INTO revisions (committed_at, who, claimant, date, mode, source, "
-                "licence, file_name, file_sha256, features, area_km2, reverts) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL)",
-                (
-                    now,
-                    who,
-                    claimant,
-                    date.isoformat(),
-                    mode,
-                    source,
-                    licence,
-                    file_name,
-                    file_sha256,
-                    len(geo),
-                    area,
-                ),
-            )
-            rid = int(cur.lastrowid or 0)
-            con.executemany(
-                "INSERT INTO control_polygons (geom, revision_id, claimant, date, side, mode) "
-                "VALUES (?,?,?,?,?,?)",
-                [
-                    (_gpkg_blob(g), rid, claimant, date.isoformat(), str(side), mode)
-                    for g, side in zip(multi, geo["side"], strict=True)
-                ],
-            )
-            con.execute("COMMIT")
-        return Revision(
-            rid,
-            now,
+        draft = Revision(
+            0,
+            _now(),
             who,
             claimant,
             date.isoformat(),
@@ -320,6 +303,19 @@ class GeoPackageStore:
             area,
             None,
         )
+        with self._connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            rev = _append_revision(con, draft)
+            con.executemany(
+                "INSERT INTO control_polygons (geom, revision_id, claimant, date, side, mode) "
+                "VALUES (?,?,?,?,?,?)",
+                [
+                    (_gpkg_blob(g), rev.revision_id, claimant, rev.date, str(side), mode)
+                    for g, side in zip(multi, geo["side"], strict=True)
+                ],
+            )
+            con.execute("COMMIT")
+        return rev
 
     def revert(self, revision_id: int, *, who: str) -> Revision:
         """Append a revision that reverts an earlier one (nothing is deleted).
@@ -341,7 +337,6 @@ class GeoPackageStore:
         StoreError
             When the revision does not exist, is a revert, or is already reverted.
         """
-        now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
         with self._connect() as con:
             con.execute("BEGIN IMMEDIATE")
             row = con.execute(
@@ -355,17 +350,12 @@ class GeoPackageStore:
                 con.execute("ROLLBACK")
                 msg = f"revision {revision_id!r} cannot be reverted (unknown, a revert, or done)"
                 raise StoreError(msg)
-            cur = con.execute(
-                "INSERT INTO revisions (committed_at, who, claimant, date, mode, source, "
-                "licence, file_name, file_sha256, features, area_km2, reverts) "
-                "VALUES (?,?,?,?,'revert','','','','',0,0,?)",
-                (now, who, row[0], row[1], revision_id),
+            draft = Revision(
+                0, _now(), who, row[0], row[1], "revert", "", "", "", "", 0, 0.0, revision_id
             )
-            rid = int(cur.lastrowid or 0)
+            rev = _append_revision(con, draft)
             con.execute("COMMIT")
-        return Revision(
-            rid, now, who, row[0], row[1], "revert", "", "", "", "", 0, 0.0, revision_id
-        )
+        return rev
 
     def revisions(self, claimant: str | None = None) -> list[Revision]:
         """All revisions, oldest first, optionally of one claimant.

@@ -26,7 +26,6 @@ import shapely.geometry
 from pipeline import settings
 from pipeline.assets import STATIC_SUBDIR
 from pipeline.build import Theatre
-from pipeline.timeline import change_between
 
 SIDE_COLOURS: dict[str, str] = {"UA": "#1f5fbf", "RU": "#c8102e", "contested": "#8a8a8a"}
 """Fill colour of each side, the same everywhere in the product."""
@@ -562,7 +561,7 @@ def ground_layer(
             ],
         )
     if since is not None and views:
-        change = change_between(theatre.table(views[0]), theatre.cells, since, day)
+        change = theatre.change(views[0], since, day)
         _add_layer(
             group,
             [

@@ -69,7 +69,12 @@ def test_permalink_restores_claimants_and_compare() -> None:
 def test_bad_permalink_gives_a_notice_and_the_default(params: dict[str, str], notice: str) -> None:
     at = _open(**params)
     assert any(notice in w.value for w in at.warning), [w.value for w in at.warning]
-    assert len(at.metric) >= 1
+    # The bad part falls back to the default view; a good part is kept.
+    assert at.slider(key="date").value == dt.date(2024, 8, 25)
+    expected = ["ua-gs"] if "claimants" in params else ["ua-gs", "ru-mod"]
+    assert at.multiselect(key="views").value == expected
+    assert at.date_input(key="compare").value is None
+    assert [m.label.split(":")[0] for m in at.metric] == expected
 
 
 def test_next_change_button_jumps_to_the_next_change_date() -> None:

@@ -45,6 +45,7 @@ def test_commit_writes_a_geopackage_gdal_reads(tmp_path: Path) -> None:
     rev = store.commit(_polys(3), mode="snapshot", **PROVENANCE)
     assert rev.revision_id == 1
     assert rev.features == 3
+    assert store.revisions() == [rev]  # what commit returns is what was stored
     read = pyogrio.read_dataframe(tmp_path / "s.gpkg", layer="control_polygons")
     assert len(read) == 3
     assert read.crs.to_epsg() == 4326
@@ -75,6 +76,7 @@ def test_revert_is_a_new_revision(tmp_path: Path) -> None:
     second = store.commit(_polys(1), mode="patch", **PROVENANCE)
     undo = store.revert(first.revision_id, who="tester")
     assert (undo.mode, undo.reverts) == ("revert", first.revision_id)
+    assert store.revisions()[-1] == undo
     assert [r.revision_id for r in store.revisions()] == [1, 2, 3]
     assert set(store.polygons()["revision_id"]) == {second.revision_id}
     with pytest.raises(StoreError, match="cannot be reverted"):

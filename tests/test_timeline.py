@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
-from pipeline.build import Theatre
+from pipeline.build import LOAD_STEPS, Theatre, load_theatre
 from pipeline.errors import InputError
 from pipeline.timeline import (
     area_series,
@@ -16,6 +17,7 @@ from pipeline.timeline import (
     polygons_on,
     side_areas,
 )
+from tests.conftest import claim_row, make_theatre_dir
 
 D = dt.date.fromisoformat
 KURSK = "RU-KRS"
@@ -177,3 +179,25 @@ def test_silence_against_the_other_side_is_contested_not_conceded(tiny_theatre: 
     assert _side_of(t, "isw", "cur-gornal", "2024-08-25") == "UA"
     diff = disagreement(t.table("ua-gs"), t.table("ru-mod"), t.cells, D("2024-08-25"))
     assert ("UA", "contested") in set(zip(diff["side_a"], diff["side_b"], strict=True))
+
+
+def test_theatre_reports_progress_as_many_times_as_it_says(tmp_path: Path) -> None:
+    steps: list[str] = []
+    root = make_theatre_dir(tmp_path / "geo", [claim_row()])
+    for _ in range(2):  # cold (cells built) and warm (cells cached)
+        steps.clear()
+        load_theatre(root, cache_dir=tmp_path / "cache", progress=steps.append)
+        assert len(steps) == LOAD_STEPS
+
+
+def test_memoised_change_matches_the_computation(tiny_theatre: Theatre) -> None:
+    t = tiny_theatre
+    fresh = change_between(t.table("ua-gs"), t.cells, D("2024-08-25"), D("2025-03-20"))
+    memo = t.change("ua-gs", D("2024-08-25"), D("2025-03-20"))
+    assert list(memo["area_km2"]) == list(fresh["area_km2"])
+    # Another day between the same change dates reuses the entry, with its own dates.
+    again = t.change("ua-gs", D("2024-08-26"), D("2025-03-21"))
+    assert list(again["area_km2"]) == list(fresh["area_km2"])
+    assert set(again["since"]) == {"2024-08-26"}
+    assert set(again["date"]) == {"2025-03-21"}
+    assert len(t._memo) == 1
