@@ -17,30 +17,57 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from pipeline import assets, settings
+from pipeline import assets, ingest, settings
 from pipeline.build import Theatre, load_theatre
 from pipeline.claims import key_events
 from pipeline.errors import FrontlineError
+from pipeline.store import open_store
 from pipeline.timeline import area_chart_frame, side_areas
 from pipeline.viewstate import MAX_VIEWS, ViewState, state_from_params
 from pipeline.webmap import base_map, ground_layer, publish_json, write_static_layers
 
 FOCUS = "RU-KRS"
 # Claimants keep one colour in every chart; the sides' colours stay for the map.
-VIEW_SCALE = alt.Scale(
-    domain=["ua-gs", "ru-mod", "deepstate", "isw", "consolidated"],
-    range=["#e6a100", "#6b2d5c", "#2a9d8f", "#264653", "#000000"],
-)
+VIEW_COLOURS = {
+    "ua-gs": "#e6a100",
+    "ru-mod": "#6b2d5c",
+    "deepstate": "#2a9d8f",
+    "isw": "#264653",
+    "consolidated": "#000000",
+}
+UPLOAD_COLOURS = ["#d62728", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
 DEFAULT = ViewState(dt.date(2024, 8, 25), ("ua-gs", "ru-mod"))
 
 st.set_page_config(page_title="Frontline", layout="wide")
 
 
 @st.cache_resource(show_spinner="Building the theatre ...")
-def theatre() -> Theatre:
+def base_theatre() -> Theatre:
     """Load the embedded theatre once per server process; install Leaflet locally."""
     assets.install_static(settings.ROOT / "static")
     return load_theatre(settings.DATA_DIR)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Applying uploaded maps ...")
+def uploaded_theatre(_base: Theatre, base_fp: str, store_fp: str) -> Theatre:
+    """The theatre with the store's uploads, once per store state."""
+    return ingest.stored_theatre(_base, open_store())
+
+
+def theatre() -> Theatre:
+    """The theatre the map shows: claims, plus uploaded maps when a store exists."""
+    base = base_theatre()
+    store_fp = ingest.store_fingerprint()
+    return base if store_fp is None else uploaded_theatre(base, base.fingerprint, store_fp)
+
+
+def view_scale(views: list[str]) -> alt.Scale:
+    """One colour per view, the embedded claimants' fixed, uploaded ones from a palette."""
+    extra = [v for v in views if v not in VIEW_COLOURS]
+    colours = {**VIEW_COLOURS}
+    for i, view in enumerate(extra):
+        colours[view] = UPLOAD_COLOURS[i % len(UPLOAD_COLOURS)]
+    return alt.Scale(domain=list(colours), range=list(colours.values()))
 
 
 @st.cache_resource
@@ -123,7 +150,8 @@ def _figures(t: Theatre, views: list[str], day: dt.date, compare: dt.date | None
                 "UA km²": round(areas["UA"]),
                 "contested km²": round(areas["contested"]),
                 "UA mi²": round(areas["UA"] * settings.SQ_MILES_PER_KM2),
-                f"UA change since {since}": round(areas["UA"] - before["UA"]),
+                "since": since.isoformat(),
+                "UA change km²": round(areas["UA"] - before["UA"]),
             }
         )
     st.markdown("**Kursk Oblast: ground each view gives to Ukraine**")
@@ -180,7 +208,7 @@ def chart_spec(_t: Theatre, fingerprint: str, views: tuple[str, ...]) -> dict[st
         .encode(
             x=alt.X("date:T", title=None),
             y=alt.Y("area_km2:Q", title="km² of Kursk Oblast"),
-            color=alt.Color("view:N", title="view", scale=VIEW_SCALE),
+            color=alt.Color("view:N", title="view", scale=view_scale([*_t.claimants])),
             strokeDash=alt.StrokeDash("measure:N", title=None),
             tooltip=["view:N", "measure:N", "date:T", "area_km2:Q"],
         )
@@ -191,7 +219,7 @@ def chart_spec(_t: Theatre, fingerprint: str, views: tuple[str, ...]) -> dict[st
         .encode(
             x="date:T",
             y="area_km2:Q",
-            color=alt.Color("claimant:N", title="view", scale=VIEW_SCALE),
+            color=alt.Color("claimant:N", title="view", scale=view_scale([*_t.claimants])),
             tooltip=["claimant:N", "date:T", "area_km2:Q", "settlements:Q", "publisher:N"],
         )
     )

@@ -93,6 +93,9 @@ class Theatre:
         Map events derived from the claims.
     claimants : dict
         Known claimants by id.
+    private : frozenset of str
+        Claimants whose maps stay in their own view (registered by uploads; see
+        :func:`pipeline.timeline.parse_view`).
     """
 
     data_dir: Path
@@ -103,6 +106,7 @@ class Theatre:
     claims: pd.DataFrame
     events: pd.DataFrame
     claimants: dict[str, Claimant]
+    private: frozenset[str] = frozenset()
     _tables: dict[View, StatusTable] = field(default_factory=dict, repr=False)
     _memo: dict[tuple[object, ...], gpd.GeoDataFrame] = field(default_factory=dict, repr=False)
 
@@ -125,7 +129,7 @@ class Theatre:
             The view.
         """
         affiliations = {k: c.affiliation for k, c in self.claimants.items()}
-        return timeline.parse_view(spec, list(self.claimants), affiliations)
+        return timeline.parse_view(spec, list(self.claimants), affiliations, self.private)
 
     def table(self, view: View | str) -> StatusTable:
         """Status table of a view, computed once per theatre.
@@ -249,14 +253,15 @@ class Theatre:
         return boundaries.border_gdf(self.data_dir)
 
     def date_range(self) -> tuple[dt.date, dt.date]:
-        """First and last date of the ledger.
+        """First and last date of the ledger and of uploaded revisions.
 
         Returns
         -------
         tuple of datetime.date
             ``(first, last)``.
         """
-        return min(self.claims["date"]), max(self.claims["date"])
+        days = [*self.claims["date"], *self.events["date"]]
+        return min(days), max(days)
 
 
 def load_theatre(

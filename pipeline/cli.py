@@ -10,6 +10,17 @@ Commands (a stable contract; tests and users call them):
     Area held by a side; the last line is the number of km².
 ``timeline --claimant C --side S [--within NAME] [--format csv|json]``
     Area held by a side at every change date.
+``ingest FILE --claimant C (--date D | --date-from FIELD) (--side S | --side-from FIELD
+--map PATTERN=SIDE ...) [--mode snapshot|patch] [--clip theatre|none] [--layer NAME]
+[--crs CRS] [--accept-repairs] [--dry-run]``
+    Read, check and store an uploaded control map; prints the same report as the Upload page.
+``revisions [--claimant C] [--format table|json]``
+    The store's revision history (JSON: a list, one object per revision).
+``revert REVISION --who NAME``
+    Revert a revision (a new revision; nothing is deleted).
+
+Every command reads the store named by ``--store`` (default ``FRONTLINE_STORE`` or
+``data/store/frontline.gpkg``), so uploaded claimants work like any other.
 
 Bad input gets one line on stderr naming the value and the reason, and a non-zero exit:
 2 for bad input (unknown place: with the closest candidates), 3 for an ambiguous place
@@ -24,17 +35,20 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
 import pandas as pd
 from tqdm import tqdm
 
-from pipeline import settings
+from pipeline import ingest, settings
 from pipeline.build import LOAD_STEPS, Theatre, load_theatre
 from pipeline.claims import area_figures, parse_date
-from pipeline.errors import AmbiguousPlaceError, FrontlineError
+from pipeline.errors import AmbiguousPlaceError, FrontlineError, InputError
 from pipeline.geocode import geocode_to_features
+from pipeline.store import GeoPackageStore, open_store
+from pipeline.upload_read import MAX_BYTES
 
 
 def _date(value: str) -> dt.date:
@@ -74,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=settings.DATA_DIR,
         help="theatre data folder (default: %(default)s)",
     )
+    parser.add_argument(
+        "--store",
+        default=None,
+        help="store of uploads: a .gpkg path (default: $FRONTLINE_STORE or data/store/)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("build", help="(re)derive everything and print a summary")
@@ -95,10 +114,47 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--side", type=_side, required=True, help="UA, RU or contested")
     tl.add_argument("--within", help='a region, e.g. "Kursk region"')
     tl.add_argument("--format", choices=("csv", "json"), default="csv", help="output format")
+
+    ing = sub.add_parser("ingest", help="read, check and store an uploaded control map")
+    ing.add_argument("file", type=Path, help="GeoJSON, KML, KMZ, zipped shapefile, GPKG, ...")
+    ing.add_argument("--claimant", required=True, help="existing or new claimant id")
+    when = ing.add_mutually_exclusive_group(required=True)
+    when.add_argument("--date", type=_date, help="the date of every feature (YYYY-MM-DD)")
+    when.add_argument("--date-from", metavar="FIELD", help="attribute holding each date")
+    side = ing.add_mutually_exclusive_group(required=True)
+    side.add_argument("--side", type=_side, help="the side of every feature")
+    side.add_argument("--side-from", metavar="FIELD", help="attribute deciding the side")
+    ing.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="PATTERN=SIDE",
+        help="with --side-from: features whose value contains PATTERN go to SIDE",
+    )
+    ing.add_argument("--mode", choices=ingest.MODES, default="snapshot")
+    ing.add_argument("--clip", choices=("theatre", "none"), default="theatre")
+    ing.add_argument("--layer", help="layer of a GeoPackage or multi-layer zip")
+    ing.add_argument("--crs", help="confirm the CRS of a file that names none, e.g. EPSG:4326")
+    ing.add_argument("--accept-repairs", action="store_true", help="store repaired geometry")
+    ing.add_argument("--dry-run", action="store_true", help="report only; store nothing")
+    ing.add_argument("--who", default=os.environ.get("USER", "cli"), help="who commits")
+    ing.add_argument("--source", default="", help="where the data come from (required)")
+    ing.add_argument("--licence", default="", help="licence of the data (required)")
+    ing.add_argument("--name", default="", help="a new claimant's full name")
+    ing.add_argument("--affiliation", default="", help="a new claimant's side: UA, RU, independent")
+    ing.add_argument("--format", choices=("text", "json"), default="text", help="report format")
+
+    rev = sub.add_parser("revisions", help="the store's revision history")
+    rev.add_argument("--claimant", help="only this claimant's revisions")
+    rev.add_argument("--format", choices=("table", "json"), default="table")
+
+    undo = sub.add_parser("revert", help="revert a revision (appends a new one)")
+    undo.add_argument("revision", type=int, help="revision id")
+    undo.add_argument("--who", default=os.environ.get("USER", "cli"), help="who reverts it")
     return parser
 
 
-def _load(data_dir: Path, show_progress: bool) -> Theatre:
+def _load(data_dir: Path, show_progress: bool, store: GeoPackageStore | None) -> Theatre:
     bar = tqdm(
         total=LOAD_STEPS,
         desc="build",
@@ -113,9 +169,107 @@ def _load(data_dir: Path, show_progress: bool) -> Theatre:
         bar.update(1)
 
     try:
-        return load_theatre(data_dir, progress=step)
+        base = load_theatre(data_dir, progress=step)
     finally:
         bar.close()
+    return base if store is None else ingest.stored_theatre(base, store)
+
+
+def _existing_store(location: str | None) -> GeoPackageStore | None:
+    """The store, or None when its file does not exist yet (reading never creates it)."""
+    where = location or settings.store_location()
+    if not where.startswith(("postgresql://", "postgres://")) and not Path(where).exists():
+        return None
+    return open_store(where)
+
+
+def cmd_ingest(base: Theatre, args: argparse.Namespace, out: TextIO) -> int:
+    """Read, check and (unless ``--dry-run``) store an uploaded control map.
+
+    Parameters
+    ----------
+    base : Theatre
+        The theatre built from claims alone.
+    args : argparse.Namespace
+        Parsed ``ingest`` arguments.
+    out : TextIO
+        Where the report goes.
+
+    Returns
+    -------
+    int
+        0 when stored (or already stored, or a dry run).
+    """
+    path: Path = args.file
+    if not path.is_file():
+        raise InputError(f"file {str(path)!r} does not exist or is not a file")
+    if path.stat().st_size > MAX_BYTES:
+        raise InputError(f"file {path.name!r}: larger than {MAX_BYTES // 2**20} MiB")
+    if args.map and not args.side_from:
+        raise InputError("--map needs --side-from FIELD")
+    store = open_store(args.store)
+    known = {**base.claimants, **store.claimants()}
+    claimant = None
+    if args.claimant not in known:
+        claimant = ingest.new_claimant(args.claimant, args.name, args.affiliation, args.licence)
+    mapping = ingest.Mapping(
+        claimant=args.claimant,
+        date=args.date,
+        date_field=args.date_from,
+        side=args.side,
+        side_field=args.side_from,
+        patterns=ingest.parse_patterns(args.map),
+        mode=args.mode,
+        clip=args.clip == "theatre",
+        accept_repairs=args.accept_repairs,
+    )
+    theatre = ingest.stored_theatre(base, store)
+    draft = ingest.ingest_bytes(
+        path.read_bytes(), path.name, mapping, theatre, layer=args.layer, crs=args.crs,
+        claimant=claimant,
+    )  # fmt: skip
+    ingest.preview(base, store, draft)
+    if not args.dry_run:
+        ingest.commit(store, draft, who=args.who, source=args.source, licence=args.licence)
+    else:
+        draft.report.notes.append("dry run: nothing stored")
+    if args.format == "json":
+        json.dump(draft.report.to_dict(), out, ensure_ascii=False, indent=1)
+        out.write("\n")
+    else:
+        out.write("\n".join(draft.report.lines()) + "\n")
+    return 0
+
+
+def cmd_revisions(args: argparse.Namespace, out: TextIO) -> int:
+    """Print the store's revision history.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed ``revisions`` arguments.
+    out : TextIO
+        Where it goes.
+
+    Returns
+    -------
+    int
+        0.
+    """
+    store = _existing_store(args.store)
+    revisions = [] if store is None else store.revisions(args.claimant)
+    rows = [asdict(r) for r in revisions]
+    if args.format == "json":
+        json.dump(rows, out, ensure_ascii=False, indent=1)
+        out.write("\n")
+        return 0
+    cols = ["revision_id", "committed_at", "who", "claimant", "date", "mode", "features",
+            "area_km2", "reverts", "file_name", "licence"]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=cols)
+    frame["committed_at"] = frame["committed_at"].str.slice(0, 19)
+    frame["area_km2"] = frame["area_km2"].round(1)
+    out.write(frame.to_string(index=False) + "\n" if len(frame) else "no revisions\n")
+    return 0
 
 
 def cmd_build(theatre: Theatre, out: TextIO) -> int:
@@ -333,7 +487,15 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         "timeline": cmd_timeline,
     }
     try:
-        theatre = _load(args.data, show_progress=args.command == "build")
+        if args.command == "revisions":
+            return cmd_revisions(args, out)
+        if args.command == "revert":
+            rev = open_store(args.store).revert(args.revision, who=args.who)
+            out.write(f"revision {rev.revision_id} reverts revision {rev.reverts}\n")
+            return 0
+        if args.command == "ingest":
+            return cmd_ingest(_load(args.data, False, None), args, out)
+        theatre = _load(args.data, args.command == "build", _existing_store(args.store))
         if args.command == "build":
             return cmd_build(theatre, out)
         return int(commands[args.command](theatre, args, out))

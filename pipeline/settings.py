@@ -22,6 +22,18 @@ CACHE_DIR: Path = Path(os.environ.get("FRONTLINE_CACHE", ROOT / "build" / "deriv
 STORE: str = os.environ.get("FRONTLINE_STORE", str(ROOT / "data" / "store" / "frontline.gpkg"))
 """Store of uploads and edits: a file path (GeoPackage) or a ``postgresql://`` URL."""
 
+
+def store_location() -> str:
+    """Where the store is, read from ``FRONTLINE_STORE`` at each call (default :data:`STORE`).
+
+    Returns
+    -------
+    str
+        A file path or a ``postgresql://`` URL.
+    """
+    return os.environ.get("FRONTLINE_STORE", STORE)
+
+
 GEO_CRS: str = "EPSG:4326"
 """CRS of every file in ``data/geo/`` and of every output (RFC 7946 GeoJSON)."""
 

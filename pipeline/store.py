@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import sqlite3
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass, replace
 from pathlib import Path
@@ -24,7 +24,8 @@ import numpy as np
 import shapely
 
 from pipeline import settings
-from pipeline.errors import FrontlineError
+from pipeline.claims import Claimant
+from pipeline.errors import FrontlineError, InputError
 
 GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
 GPKG_USER_VERSION = 10300  # GeoPackage 1.3
@@ -56,6 +57,9 @@ class Revision:
         Their area, measured in the equal-area CRS.
     reverts : int or None
         For a revert, the revision it reverts.
+    mapping : str
+        How the file's features were read (date, mode, side mapping, clip), as JSON; the
+        same file with the same mapping is never stored twice.
     """
 
     revision_id: int
@@ -71,6 +75,7 @@ class Revision:
     features: int
     area_km2: float
     reverts: int | None
+    mapping: str = ""
 
 
 class Store(Protocol):
@@ -91,8 +96,33 @@ class Store(Protocol):
     ) -> Revision:
         """Append a revision with its polygons, atomically."""
 
+    def commit_batch(
+        self,
+        batches: Sequence[tuple[dt.date, gpd.GeoDataFrame]],
+        *,
+        who: str,
+        claimant: str,
+        mode: str,
+        source: str,
+        licence: str,
+        file_name: str,
+        file_sha256: str,
+        mapping: str = "",
+        new_claimant: Claimant | None = None,
+    ) -> list[Revision]:
+        """Append one revision per date, and register a new claimant, atomically."""
+
     def revert(self, revision_id: int, *, who: str) -> Revision:
         """Append a revision that reverts an earlier one."""
+
+    def find(self, file_sha256: str, claimant: str, mapping: str) -> list[Revision]:
+        """Live revisions made from the same file, claimant and mapping."""
+
+    def claimants(self) -> dict[str, Claimant]:
+        """Claimants registered by uploads."""
+
+    def fingerprint(self) -> str:
+        """A hash that changes whenever a revision is committed."""
 
     def revisions(self, claimant: str | None = None) -> list[Revision]:
         """All revisions, oldest first."""
@@ -109,7 +139,8 @@ def _append_revision(con: sqlite3.Connection, draft: Revision) -> Revision:
     """Insert a revision (its ``revision_id`` is ignored) and return it with its id."""
     cur = con.execute(
         "INSERT INTO revisions (committed_at, who, claimant, date, mode, source, licence, "
-        "file_name, file_sha256, features, area_km2, reverts) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        "file_name, file_sha256, features, area_km2, reverts, mapping) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         astuple(draft)[1:],
     )
     return replace(draft, revision_id=int(cur.lastrowid or 0))
@@ -147,11 +178,22 @@ CREATE TABLE IF NOT EXISTS revisions (
   who TEXT NOT NULL, claimant TEXT NOT NULL, date TEXT NOT NULL, mode TEXT NOT NULL,
   source TEXT NOT NULL, licence TEXT NOT NULL, file_name TEXT NOT NULL,
   file_sha256 TEXT NOT NULL, features INTEGER NOT NULL, area_km2 REAL NOT NULL,
-  reverts INTEGER REFERENCES revisions(revision_id));
+  reverts INTEGER REFERENCES revisions(revision_id), mapping TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS control_polygons (
   fid INTEGER PRIMARY KEY AUTOINCREMENT, geom MULTIPOLYGON NOT NULL,
   revision_id INTEGER NOT NULL REFERENCES revisions(revision_id),
-  claimant TEXT NOT NULL, date TEXT NOT NULL, side TEXT NOT NULL, mode TEXT NOT NULL);
+  claimant TEXT NOT NULL, date TEXT NOT NULL, side TEXT NOT NULL, mode TEXT NOT NULL,
+  label TEXT NOT NULL DEFAULT '', properties TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE IF NOT EXISTS claimants (
+  claimant_id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL,
+  affiliation TEXT NOT NULL, licence TEXT NOT NULL,
+  revision_id INTEGER NOT NULL REFERENCES revisions(revision_id));
+CREATE TRIGGER IF NOT EXISTS claimants_append_only_update BEFORE UPDATE ON claimants
+  BEGIN SELECT RAISE(ABORT, 'claimants are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS claimants_append_only_delete BEFORE DELETE ON claimants
+  BEGIN SELECT RAISE(ABORT, 'claimants are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS polygons_append_only_update BEFORE UPDATE ON control_polygons
+  BEGIN SELECT RAISE(ABORT, 'polygons are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS revisions_append_only_update BEFORE UPDATE ON revisions
   BEGIN SELECT RAISE(ABORT, 'revisions are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS revisions_append_only_delete BEFORE DELETE ON revisions
@@ -202,10 +244,12 @@ class GeoPackageStore:
                 "srs_id) VALUES ('control_polygons', 'features', 'control_polygons', ?)",
                 (SRS_ID,),
             )
-            con.execute(
-                "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier) "
-                "VALUES ('revisions', 'attributes', 'revisions')"
-            )
+            for table in ("revisions", "claimants"):
+                con.execute(
+                    "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier) "
+                    "VALUES (?, 'attributes', ?)",
+                    (table, table),
+                )
             con.execute(
                 "INSERT OR IGNORE INTO gpkg_geometry_columns VALUES "
                 "('control_polygons', 'geom', 'MULTIPOLYGON', ?, 0, 0)",
@@ -254,7 +298,8 @@ class GeoPackageStore:
         Parameters
         ----------
         polygons : geopandas.GeoDataFrame
-            Polygonal geometries with a ``side`` column, in any CRS (stored as EPSG:4326).
+            Polygonal geometries with a ``side`` column (optional ``label`` and
+            ``properties`` text columns), in any CRS (stored as EPSG:4326).
         who, claimant, source, licence, file_name, file_sha256 : str
             Provenance of the revision.
         date : datetime.date
@@ -273,9 +318,104 @@ class GeoPackageStore:
             When the polygons or the mode are unacceptable, or the write fails; then
             nothing is stored.
         """
+        (rev,) = self.commit_batch(
+            [(date, polygons)],
+            who=who,
+            claimant=claimant,
+            mode=mode,
+            source=source,
+            licence=licence,
+            file_name=file_name,
+            file_sha256=file_sha256,
+        )
+        return rev
+
+    def commit_batch(
+        self,
+        batches: Sequence[tuple[dt.date, gpd.GeoDataFrame]],
+        *,
+        who: str,
+        claimant: str,
+        mode: str,
+        source: str,
+        licence: str,
+        file_name: str,
+        file_sha256: str,
+        mapping: str = "",
+        new_claimant: Claimant | None = None,
+    ) -> list[Revision]:
+        """Append one revision per date (and register a new claimant) in one transaction.
+
+        Parameters
+        ----------
+        batches : sequence of (datetime.date, geopandas.GeoDataFrame)
+            The polygons of each date, as for :meth:`commit`.
+        who, claimant, mode, source, licence, file_name, file_sha256 : str
+            As for :meth:`commit`.
+        mapping : str, optional
+            How the features were read, as JSON (see :attr:`Revision.mapping`).
+        new_claimant : Claimant, optional
+            Register this claimant with the first revision (refused if the id exists).
+
+        Returns
+        -------
+        list of Revision
+            The committed revisions, in the order of ``batches``.
+
+        Raises
+        ------
+        StoreError
+            When anything is unacceptable or the write fails; then nothing is stored.
+        """
         if mode not in ("snapshot", "patch"):
             msg = f"unknown mode {mode!r}; expected snapshot or patch"
             raise StoreError(msg)
+        rows = [(date, self._prepare(polygons)) for date, polygons in batches]
+        if not rows:
+            msg = "a commit needs at least one date's polygons"
+            raise StoreError(msg)
+        revisions: list[Revision] = []
+        with self._connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            for date, (geo, multi, area) in rows:
+                draft = Revision(
+                    0, _now(), who, claimant, date.isoformat(), mode, source, licence,
+                    file_name, file_sha256, len(geo), area, None, mapping,
+                )  # fmt: skip
+                rev = _append_revision(con, draft)
+                revisions.append(rev)
+                labels = geo["label"] if "label" in geo else [""] * len(geo)
+                props = geo["properties"] if "properties" in geo else ["{}"] * len(geo)
+                con.executemany(
+                    "INSERT INTO control_polygons (geom, revision_id, claimant, date, side, "
+                    "mode, label, properties) VALUES (?,?,?,?,?,?,?,?)",
+                    [
+                        (_gpkg_blob(g), rev.revision_id, claimant, rev.date, str(side), mode,
+                         str(label or ""), str(prop or "{}"))
+                        for g, side, label, prop in zip(
+                            multi, geo["side"], labels, props, strict=True
+                        )
+                    ],
+                )  # fmt: skip
+            if new_claimant is not None:
+                known = con.execute(
+                    "SELECT 1 FROM claimants WHERE claimant_id = ?", (new_claimant.claimant_id,)
+                ).fetchone()
+                if known:
+                    con.execute("ROLLBACK")
+                    msg = f"claimant {new_claimant.claimant_id!r} is already registered"
+                    raise StoreError(msg)
+                con.execute(
+                    "INSERT INTO claimants VALUES (?,?,?,?,?,?)",
+                    (*astuple(new_claimant), revisions[0].revision_id),
+                )
+            con.execute("COMMIT")
+        return revisions
+
+    @staticmethod
+    def _prepare(
+        polygons: gpd.GeoDataFrame,
+    ) -> tuple[gpd.GeoDataFrame, list[shapely.MultiPolygon], float]:
         if polygons.crs is None:
             msg = "polygons have no CRS"
             raise StoreError(msg)
@@ -288,34 +428,7 @@ class GeoPackageStore:
         multi = [
             g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g]) for g in geo.geometry
         ]
-        draft = Revision(
-            0,
-            _now(),
-            who,
-            claimant,
-            date.isoformat(),
-            mode,
-            source,
-            licence,
-            file_name,
-            file_sha256,
-            len(geo),
-            area,
-            None,
-        )
-        with self._connect() as con:
-            con.execute("BEGIN IMMEDIATE")
-            rev = _append_revision(con, draft)
-            con.executemany(
-                "INSERT INTO control_polygons (geom, revision_id, claimant, date, side, mode) "
-                "VALUES (?,?,?,?,?,?)",
-                [
-                    (_gpkg_blob(g), rev.revision_id, claimant, rev.date, str(side), mode)
-                    for g, side in zip(multi, geo["side"], strict=True)
-                ],
-            )
-            con.execute("COMMIT")
-        return rev
+        return geo, multi, area
 
     def revert(self, revision_id: int, *, who: str) -> Revision:
         """Append a revision that reverts an earlier one (nothing is deleted).
@@ -351,7 +464,7 @@ class GeoPackageStore:
                 msg = f"revision {revision_id!r} cannot be reverted (unknown, a revert, or done)"
                 raise StoreError(msg)
             draft = Revision(
-                0, _now(), who, row[0], row[1], "revert", "", "", "", "", 0, 0.0, revision_id
+                0, _now(), who, row[0], row[1], "revert", "", "", "", "", 0, 0.0, revision_id, ""
             )
             rev = _append_revision(con, draft)
             con.execute("COMMIT")
@@ -379,23 +492,65 @@ class GeoPackageStore:
             rows = con.execute(query + " ORDER BY revision_id", args).fetchall()
         return [Revision(*row) for row in rows]
 
+    def find(self, file_sha256: str, claimant: str, mapping: str) -> list[Revision]:
+        """Live (not reverted) revisions made from the same file, claimant and mapping.
+
+        Parameters
+        ----------
+        file_sha256 : str
+            The file's content hash.
+        claimant : str
+            The claimant.
+        mapping : str
+            The mapping JSON.
+
+        Returns
+        -------
+        list of Revision
+            Oldest first; empty when this upload is new.
+        """
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT * FROM revisions WHERE file_sha256 = ? AND claimant = ? AND mapping = ? "
+                "AND mode != 'revert' AND revision_id NOT IN "
+                "(SELECT reverts FROM revisions WHERE reverts IS NOT NULL) ORDER BY revision_id",
+                (file_sha256, claimant, mapping),
+            ).fetchall()
+        return [Revision(*row) for row in rows]
+
+    def claimants(self) -> dict[str, Claimant]:
+        """Claimants registered by uploads.
+
+        Returns
+        -------
+        dict of str to Claimant
+            Keyed by id, in registration order.
+        """
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT claimant_id, name, description, affiliation, licence FROM claimants "
+                "ORDER BY revision_id"
+            ).fetchall()
+        return {r[0]: Claimant(*r) for r in rows}
+
     def polygons(self) -> gpd.GeoDataFrame:
         """Polygons of every revision that has not been reverted.
 
         Returns
         -------
         geopandas.GeoDataFrame
-            ``revision_id``, ``claimant``, ``date``, ``side``, ``mode``, geometry
-            (EPSG:4326), in commit order.
+            ``revision_id``, ``claimant``, ``date``, ``side``, ``mode``, ``label``,
+            ``properties`` (JSON text), geometry (EPSG:4326), in commit order.
         """
         with self._connect() as con:
             rows = con.execute(
-                "SELECT p.geom, p.revision_id, p.claimant, p.date, p.side, p.mode "
+                "SELECT p.geom, p.revision_id, p.claimant, p.date, p.side, p.mode, p.label, "
+                "p.properties "
                 "FROM control_polygons p WHERE p.revision_id NOT IN "
                 "(SELECT reverts FROM revisions WHERE reverts IS NOT NULL) ORDER BY p.fid"
             ).fetchall()
         geoms = np.array([_from_blob(r[0]) for r in rows], dtype=object)
-        cols = ["revision_id", "claimant", "date", "side", "mode"]
+        cols = ["revision_id", "claimant", "date", "side", "mode", "label", "properties"]
         data = {c: [r[i + 1] for r in rows] for i, c in enumerate(cols)}
         return gpd.GeoDataFrame(data, geometry=geoms, crs=settings.GEO_CRS)
 
@@ -428,3 +583,32 @@ def content_hash(data: bytes) -> str:
         Hex digest.
     """
     return hashlib.sha256(data).hexdigest()
+
+
+def open_store(location: str | None = None) -> GeoPackageStore:
+    """Open the store at a location (a file path; PostGIS URLs come with a later backend).
+
+    Parameters
+    ----------
+    location : str, optional
+        Path of a ``.gpkg`` file or a ``postgresql://`` URL; default
+        :func:`pipeline.settings.store_location`.
+
+    Returns
+    -------
+    GeoPackageStore
+        The store (created when missing).
+
+    Raises
+    ------
+    InputError
+        For a ``postgresql://`` URL (that backend is not built yet) or a non-``.gpkg`` path.
+    """
+    where = location or settings.store_location()
+    if where.startswith(("postgresql://", "postgres://")):
+        msg = f"store {where.split('@')[-1]!r}: the PostGIS backend is not available yet"
+        raise InputError(msg)
+    if not where.endswith(".gpkg"):
+        msg = f"store {where!r}: expected a .gpkg file path"
+        raise InputError(msg)
+    return GeoPackageStore(Path(where))

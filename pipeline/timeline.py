@@ -27,7 +27,7 @@ make the settlement ``contested``; a claim is never silently dropped.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -80,7 +80,10 @@ class View:
 
 
 def parse_view(
-    spec: str, known: Sequence[str], affiliations: Mapping[str, str] | None = None
+    spec: str,
+    known: Sequence[str],
+    affiliations: Mapping[str, str] | None = None,
+    private: Collection[str] = (),
 ) -> View:
     """Read a view from its command-line spelling.
 
@@ -94,6 +97,10 @@ def parse_view(
     affiliations : mapping of str to str, optional
         Claimant id to ``UA``, ``RU`` or ``independent``; claimants affiliated with the
         other side are the view's opponents. Without it a view has no opponents.
+    private : collection of str, optional
+        Claimants whose claims stay in their own view (analysts' uploaded maps): they
+        neither fill nor oppose another view, their own view has no other sources, and
+        plain ``consolidated`` leaves them out (name them to include them).
 
     Returns
     -------
@@ -111,8 +118,10 @@ def parse_view(
     View(claimant=None, sources=('deepstate', 'isw'), opponents=(), side=None)
     """
     text = spec.strip()
+    if text in private and text in known:
+        return View(text, (), (), None)
     if text == "consolidated":
-        return View(None, tuple(sorted(known)))
+        return View(None, tuple(sorted(k for k in known if k not in private)))
     if text.startswith("consolidated:"):
         members = [m.strip() for m in text.split(":", 1)[1].replace(",", "+").split("+")]
         members = [m for m in members if m]
@@ -131,12 +140,15 @@ def parse_view(
             k
             for k in known
             if k != text
+            and k not in private
             and mine in ("UA", "RU")
             and aff.get(k, "independent") in ("UA", "RU")
             and aff.get(k) != mine
         )
     )
-    sources = tuple(sorted(k for k in known if k != text and k not in opponents))
+    sources = tuple(
+        sorted(k for k in known if k != text and k not in opponents and k not in private)
+    )
     return View(text, sources, opponents, mine if mine in ("UA", "RU") else None)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import folium
+import geopandas as gpd
 import jinja2
 import shapely
 import shapely.geometry
@@ -761,3 +762,29 @@ class Playback(folium.MacroElement):
         self.view = view
         self.frame_ms = int(frame_ms)
         self.colours = [SIDE_COLOURS[side] for side in settings.SIDES]
+
+
+def upload_layer(polygons: gpd.GeoDataFrame, name: str = "upload") -> folium.FeatureGroup:
+    """Outlines of uploaded polygons, labelled with their (escaped) label and side.
+
+    Parameters
+    ----------
+    polygons : geopandas.GeoDataFrame
+        Polygons with ``side`` and ``label`` columns, any CRS.
+    name : str, default "upload"
+        Layer name.
+
+    Returns
+    -------
+    folium.FeatureGroup
+        One GeoJson layer; property text is escaped, so it renders as text.
+    """
+    group = folium.FeatureGroup(name=name)
+    geo = polygons.to_crs(settings.GEO_CRS)
+    features = []
+    for geom, side, label in zip(geo.geometry, geo["side"], geo["label"], strict=True):
+        style = {**_style(str(side), False), "dashArray": "6 4", "weight": 3, "fillOpacity": 0}
+        text = safe_text(f"{label} ({side})" if label else str(side))
+        features.append(_feature(geom, {"style": style, "label": text}))
+    _add_layer(group, features)
+    return group

@@ -295,3 +295,56 @@ def add_place(root: Path, place_id: str, name: str, source: str = "test") -> Non
                 "",
             ]
         )
+
+
+def _square(lon: float, lat: float, half: float) -> list[list[list[float]]]:
+    return [
+        [
+            [lon - half, lat - half],
+            [lon + half, lat - half],
+            [lon + half, lat + half],
+            [lon - half, lat + half],
+            [lon - half, lat - half],
+        ]
+    ]
+
+
+def deepstate_style_geojson() -> bytes:
+    """A small GeoJSON in the shape of DeepState's export (made up here, not their data).
+
+    Bilingual ``name`` values, fill colours, and points mixed with polygons: a
+    "Liberated" square around Sudzha, an "Occupied" square in Kharkiv oblast, an
+    unmatched polygon, two points, and an HTML payload in a description.
+    """
+    features = [
+        ("Звільнено /// Liberated", "#1f5fbf", _square(35.27, 51.19, 0.06), PAYLOAD_TEXT),
+        ("Окуповано /// Occupied", "#a52714", _square(35.9, 50.2, 0.05), ""),
+        ("Невідомо /// Unknown", "#777777", _square(35.5, 51.3, 0.02), ""),
+    ]
+    out: list[dict[str, object]] = [
+        {
+            "type": "Feature",
+            "properties": {
+                "name": name,
+                "fill": fill,
+                "fill-opacity": 0.3,
+                "stroke": fill,
+                "description": text,
+            },
+            "geometry": {"type": "Polygon", "coordinates": ring},
+        }
+        for name, fill, ring, text in features
+    ]
+    out += [
+        {
+            "type": "Feature",
+            "properties": {"name": "Бої /// Fighting", "marker-color": "#ff0000"},
+            "geometry": {"type": "Point", "coordinates": [35.3 + k / 10, 51.2]},
+        }
+        for k in range(2)
+    ]
+    collection = {"type": "FeatureCollection", "features": out}
+    return json.dumps(collection, ensure_ascii=False).encode()
+
+
+PAYLOAD_TEXT = "<img src=x onerror=alert(1)><script>alert(2)</script>"

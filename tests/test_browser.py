@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Dialog, Locator, Page, expect, sync_playwright
 
 from pipeline import settings
-from tests.conftest import add_place, claim_row, make_theatre_dir
+from tests.conftest import add_place, claim_row, deepstate_style_geojson, make_theatre_dir
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = settings.ROOT / "test-artifacts"
@@ -85,8 +85,16 @@ def _serve(name: str, env: dict[str, str]) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with _serve("kursk", {}) as url:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    store = tmp_path_factory.mktemp("store") / "s.gpkg"  # no uploads: the embedded claims only
+    with _serve("kursk", {"FRONTLINE_STORE": str(store)}) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def upload_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    store = tmp_path_factory.mktemp("upload-store") / "s.gpkg"
+    with _serve("upload", {"FRONTLINE_STORE": str(store)}) as url:
         yield url
 
 
@@ -116,7 +124,7 @@ def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def page(server: str, request: pytest.FixtureRequest) -> Iterator[Page]:
+def page(request: pytest.FixtureRequest) -> Iterator[Page]:
 
     profile = ARTIFACTS / "chromium-profile"
     shutil.rmtree(profile, ignore_errors=True)
@@ -265,3 +273,47 @@ def test_map_view_lives_in_the_url(server: str, page: Page) -> None:
     slider.focus()
     slider.press("ArrowRight")
     expect(page).to_have_url(re.compile(r"date=2024-08-26.*map=51\.3000"), timeout=20_000)
+
+
+def _choose(pg: Page, label: str, option: str) -> None:
+    pg.get_by_label(label).click()
+    pg.get_by_role("option", name=option, exact=True).click()
+
+
+def test_upload_preview_commit_and_see_it_on_the_map(
+    upload_server: str, page: Page, tmp_path: Path
+) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    upload = tmp_path / "deepstate-style.geojson"
+    upload.write_bytes(deepstate_style_geojson())
+    page.goto(f"{upload_server}/Upload")
+    expect(page.get_by_text("Upload a control map")).to_be_visible(timeout=60_000)
+    page.get_by_label("Who is committing").fill("browser-test")
+    page.get_by_label("Source of the data (URL or description)").fill("test fixture")
+    page.get_by_label("Licence of the data").fill("CC0-1.0")
+    _choose(page, "Whose map", "new claimant …")
+    page.get_by_label("New claimant id").fill("my-team")
+    page.get_by_label("Full name").fill("My team's map")
+    page.get_by_label("Full name").press("Enter")
+    date = page.get_by_label("Date of the map (YYYY-MM-DD)")
+    date.fill("2024-08-20")
+    date.press("Enter")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(upload))
+    report = page.locator('[data-testid="stText"]').first
+    expect(report).to_contain_text("polygons for my-team (snapshot) on 2024-08-20", timeout=60_000)
+    expect(report).to_contain_text("skipped 2: not a polygon (Point)")
+    expect(report).to_contain_text("name matches no pattern")
+    preview = page.frame_locator("iframe").first.locator("path.leaflet-interactive")
+    preview.first.wait_for(state="attached", timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "upload-preview.png"), full_page=True)
+    page.get_by_role("button", name="Commit").click()
+    expect(page.get_by_text("Committed as revision(s) [1]")).to_be_visible(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "upload-committed.png"), full_page=True)
+    # The new claimant is a view on the map page, beside ua-gs and ru-mod.
+    page.goto(f"{upload_server}/?date=2024-08-21&claimants=my-team,ua-gs,ru-mod")
+    expect(page.locator('[data-testid="stMetric"]')).to_have_count(3, timeout=60_000)
+    _map_paths(page).first.wait_for(state="attached", timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "upload-on-map.png"), full_page=True)
+    assert _held(page, "my-team") != "0 km²"
+    assert dialogs == []

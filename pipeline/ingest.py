@@ -1,0 +1,685 @@
+"""Ingest: an uploaded file's features become dated, sided control polygons of a claimant.
+
+:func:`prepare` maps and validates what :func:`pipeline.upload_read.read_upload` read:
+claimant, date (one, or per feature from an attribute), side (one, or per feature from an
+attribute's values by patterns), mode and clip; it repairs invalid geometry with
+``make_valid`` (keeping the polygonal part and recording the area change, which must be
+confirmed), skips and counts what cannot be used, and refuses the upload when nothing
+polygonal remains. :func:`preview` adds the diff against the claimant's current map, and
+:func:`commit` stores the result as new revisions, once: the same file with the same
+mapping is recognised by its content hash and not stored again.
+
+Side patterns are case-insensitive substrings (``Liberated`` matches ``Звільнено ///
+Liberated``), checked in the order given; the first that matches decides. Plain substrings
+keep matching predictable and cannot be made to run for ever, as a regular expression can.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from pipeline import settings
+from pipeline.build import Theatre
+from pipeline.claims import Claimant, parse_date
+from pipeline.errors import InputError
+from pipeline.store import GeoPackageStore, Revision, content_hash, open_store
+from pipeline.upload_read import RawUpload, UploadError, check_name, read_upload
+from pipeline.uploads import apply_uploads
+
+MODES = ("snapshot", "patch")
+AFFILIATIONS = ("UA", "RU", "independent")
+CLAIMANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
+MAX_PROPERTY_CHARS = 4_000
+"""Longest JSON text of one feature's properties kept with its polygon."""
+EXAMPLES = 20
+"""How many skipped features a report names one by one."""
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """How to read an upload's features.
+
+    Attributes
+    ----------
+    claimant : str
+        Whose map this is (existing id, or a new one registered with the commit).
+    date : datetime.date or None
+        The date of every feature; or None with ``date_field``.
+    date_field : str or None
+        Attribute holding each feature's date (``YYYY-MM-DD``).
+    side : str or None
+        The side of every feature (``UA``, ``RU``, ``contested``); or None with
+        ``side_field``.
+    side_field : str or None
+        Attribute whose value decides the side, by ``patterns``.
+    patterns : tuple of (str, str)
+        ``(substring, side)`` pairs, first match wins; unmatched features are skipped.
+    mode : str
+        ``snapshot`` (the claimant's complete map on the date) or ``patch``.
+    clip : bool
+        Clip to the theatre (features wholly outside are skipped).
+    accept_repairs : bool
+        Accept geometry repairs that change area (else the upload is refused).
+    """
+
+    claimant: str
+    date: dt.date | None = None
+    date_field: str | None = None
+    side: str | None = None
+    side_field: str | None = None
+    patterns: tuple[tuple[str, str], ...] = ()
+    mode: str = "snapshot"
+    clip: bool = True
+    accept_repairs: bool = False
+
+    def key(self) -> str:
+        """The mapping as canonical JSON (part of an upload's identity).
+
+        Returns
+        -------
+        str
+            JSON text.
+        """
+        data = asdict(self)
+        data.pop("accept_repairs")
+        data["date"] = self.date.isoformat() if self.date else None
+        return json.dumps(data, sort_keys=True, ensure_ascii=False)
+
+
+def parse_patterns(items: list[str]) -> tuple[tuple[str, str], ...]:
+    """Parse ``PATTERN=SIDE`` items.
+
+    Parameters
+    ----------
+    items : list of str
+        E.g. ``["Liberated=UA", "Occupied=RU"]``.
+
+    Returns
+    -------
+    tuple of (str, str)
+        ``(pattern, side)`` pairs.
+
+    Raises
+    ------
+    InputError
+        Naming the item that is malformed or names an unknown side.
+
+    Examples
+    --------
+    >>> parse_patterns(["Liberated=UA", "Occupied = RU"])
+    (('Liberated', 'UA'), ('Occupied', 'RU'))
+    """
+    out = []
+    for item in items:
+        pattern, sep, side = item.rpartition("=")
+        pattern, side = pattern.strip(), side.strip()
+        if not sep or not pattern:
+            msg = f"bad mapping {item!r}: expected PATTERN=SIDE, e.g. Liberated=UA"
+            raise InputError(msg)
+        if side not in settings.SIDES:
+            msg = f"bad mapping {item!r}: side {side!r} is not UA, RU or contested"
+            raise InputError(msg)
+        out.append((pattern, side))
+    return tuple(out)
+
+
+def new_claimant(claimant_id: str, name: str, affiliation: str, licence: str) -> Claimant:
+    """A claimant to register with an upload, checked.
+
+    Parameters
+    ----------
+    claimant_id : str
+        Lower-case id (letters, digits, dashes; 2-32 characters).
+    name : str
+        Full name.
+    affiliation : str
+        ``UA``, ``RU`` or ``independent``.
+    licence : str
+        Licence of the claimant's data.
+
+    Returns
+    -------
+    Claimant
+        The claimant.
+
+    Raises
+    ------
+    InputError
+        Naming the bad value.
+    """
+    if not CLAIMANT_ID.match(claimant_id):
+        msg = f"bad claimant id {claimant_id!r}: use 2-32 lower-case letters, digits or dashes"
+        raise InputError(msg)
+    if affiliation not in AFFILIATIONS:
+        msg = f"bad affiliation {affiliation!r}: expected UA, RU or independent"
+        raise InputError(msg)
+    for what, value in (("name", name), ("licence", licence)):
+        if not value.strip():
+            msg = f"a new claimant needs a {what}"
+            raise InputError(msg)
+    return Claimant(claimant_id, name.strip(), "registered by an upload", affiliation, licence)
+
+
+@dataclass
+class Report:
+    """What an upload will store (or stored), and what it skipped and why.
+
+    Attributes
+    ----------
+    file_name, sha256, fmt, driver : str
+        The file, its content hash, declared format and reader.
+    layer : str or None
+        Layer read.
+    claimant, mode : str
+        Whose map, and how it applies.
+    features : int
+        Features in the file.
+    kept : int
+        Polygons to store.
+    skipped : collections.Counter
+        Skipped features by reason.
+    examples : list of str
+        The first skipped features, named one by one.
+    repairs : list of str
+        Geometry repairs with their area change.
+    area_km2 : dict of str to float
+        Area per side to store.
+    dates : list of str
+        Dates of the revisions.
+    notes : list of str
+        Other things noticed.
+    diff : list of dict
+        Per date and side: km² gained and lost against the claimant's current map.
+    existing : list of int
+        Revisions that already hold this upload (then nothing new is stored).
+    committed : list of int
+        Revisions created by the commit.
+    """
+
+    file_name: str
+    sha256: str
+    fmt: str
+    driver: str
+    layer: str | None
+    claimant: str
+    mode: str
+    features: int
+    kept: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    examples: list[str] = field(default_factory=list)
+    repairs: list[str] = field(default_factory=list)
+    area_km2: dict[str, float] = field(default_factory=dict)
+    dates: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    diff: list[dict[str, Any]] = field(default_factory=list)
+    existing: list[int] = field(default_factory=list)
+    committed: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain data (for JSON).
+
+        Returns
+        -------
+        dict
+            Every attribute.
+        """
+        data = asdict(self)
+        data["skipped"] = dict(self.skipped)
+        return data
+
+    def lines(self) -> list[str]:
+        """The report as lines of text (the CLI prints them; the page shows them).
+
+        Returns
+        -------
+        list of str
+            Lines.
+        """
+        out = [
+            f"file {self.file_name} ({self.fmt} via {self.driver}"
+            + (f", layer {self.layer}" if self.layer else "")
+            + f"), sha256 {self.sha256[:12]}…",
+            f"{self.features} features read; {self.kept} polygons for {self.claimant} "
+            f"({self.mode}) on {', '.join(self.dates) or 'no date'}",
+        ]
+        out += [f"skipped {n}: {reason}" for reason, n in sorted(self.skipped.items())]
+        out += [f"  {e}" for e in self.examples]
+        out += [f"repaired: {r}" for r in self.repairs]
+        out += [f"area {side}: {km2:,.1f} km²" for side, km2 in self.area_km2.items()]
+        out += [
+            f"{d['date']} {d['side']}: gained {d['gained_km2']:,.1f} km², "
+            f"lost {d['lost_km2']:,.1f} km² against {self.claimant}'s current map"
+            for d in self.diff
+        ]
+        out += [f"note: {n}" for n in self.notes]
+        if self.existing:
+            out.append(f"already stored as revision(s) {self.existing}: nothing new to store")
+        if self.committed:
+            out.append(f"committed as revision(s) {self.committed}")
+        return out
+
+
+@dataclass
+class Draft:
+    """A mapped, validated upload, ready to preview and commit.
+
+    Attributes
+    ----------
+    raw : RawUpload
+        What was read.
+    mapping : Mapping
+        How it was mapped.
+    polygons : geopandas.GeoDataFrame
+        ``date`` (ISO), ``side``, ``label``, ``properties`` (JSON text), geometry (EPSG:4326).
+    report : Report
+        The report.
+    claimant : Claimant or None
+        A new claimant to register with the commit.
+    """
+
+    raw: RawUpload
+    mapping: Mapping
+    polygons: gpd.GeoDataFrame
+    report: Report
+    claimant: Claimant | None = None
+
+
+def _field(raw: RawUpload, name: str | None, what: str) -> str | None:
+    if name is None:
+        return None
+    check_name(name, what)
+    if name not in raw.frame.columns or name == raw.frame.geometry.name:
+        known = ", ".join(c for c in raw.frame.columns if c != raw.frame.geometry.name)
+        raise UploadError(raw.file_name, f"no attribute {name!r} for the {what}; has: {known}")
+    return name
+
+
+def _label(row: pd.Series, side_field: str | None) -> str:
+    for key in (side_field, "name", "Name", "label", "title"):
+        if key and key in row and isinstance(row[key], str):
+            return str(row[key])[:200]
+    return ""
+
+
+def prepare(
+    raw: RawUpload,
+    mapping: Mapping,
+    theatre: Theatre,
+    *,
+    sha256: str,
+    claimant: Claimant | None = None,
+    today: dt.date | None = None,
+) -> Draft:
+    """Map and validate an upload's features.
+
+    Parameters
+    ----------
+    raw : RawUpload
+        What :func:`pipeline.upload_read.read_upload` read.
+    mapping : Mapping
+        How to map it.
+    theatre : Theatre
+        The theatre (its extent clips, its start bounds dates, its claimants are known).
+    sha256 : str
+        The file's content hash.
+    claimant : Claimant, optional
+        The claimant to register when ``mapping.claimant`` is new.
+    today : datetime.date, optional
+        Latest acceptable date (default: today, UTC).
+
+    Returns
+    -------
+    Draft
+        Polygons to store, and the report.
+
+    Raises
+    ------
+    InputError
+        When the mapping is inconsistent, a date is bad, a repair needs confirming, or
+        nothing polygonal remains; the message names the file and the feature.
+    """
+    name = raw.file_name
+    if mapping.mode not in MODES:
+        raise InputError(f"unknown mode {mapping.mode!r}; expected snapshot or patch")
+    known = mapping.claimant in theatre.claimants
+    if not known and (claimant is None or claimant.claimant_id != mapping.claimant):
+        listed = ", ".join(theatre.claimants)
+        msg = (
+            f"unknown claimant {mapping.claimant!r} (known: {listed}); "
+            "register it with a name, affiliation and licence"
+        )
+        raise InputError(msg)
+    if (mapping.date is None) == (mapping.date_field is None):
+        raise InputError("give either one date or a date attribute, not both or neither")
+    if (mapping.side is None) == (mapping.side_field is None):
+        raise InputError("give either one side or a side attribute with patterns")
+    if mapping.side is not None and mapping.side not in settings.SIDES:
+        raise InputError(f"unknown side {mapping.side!r}; expected UA, RU or contested")
+    if mapping.side_field is not None and not mapping.patterns:
+        raise InputError(f"side attribute {mapping.side_field!r} needs PATTERN=SIDE mappings")
+    side_field = _field(raw, mapping.side_field, "side attribute")
+    date_field = _field(raw, mapping.date_field, "date attribute")
+    last = today or dt.datetime.now(dt.UTC).date()
+    first = min(theatre.date_range()[0], settings.THEATRE_START)
+
+    def check_day(value: dt.date, where: str) -> dt.date:
+        if value > last:
+            raise InputError(f"file {name!r}{where}: date {value} is in the future")
+        if value < first:
+            raise InputError(
+                f"file {name!r}{where}: date {value} is before the theatre's start {first}"
+            )
+        return value
+
+    if mapping.date is not None:
+        check_day(mapping.date, "")
+    frame = raw.frame
+    report = Report(
+        name, sha256, raw.fmt, raw.driver, raw.layer, mapping.claimant, mapping.mode, len(frame)
+    )
+    report.notes += raw.notes
+    if raw.crs_source == "confirmed":
+        report.notes.append("CRS confirmed by the analyst")
+    extent = shapely.coverage_union_all(theatre.regions.geometry.to_numpy())
+    rows: list[dict[str, Any]] = []
+    lowered = [(p.casefold(), s) for p, s in mapping.patterns]
+
+    def skip(i: int, reason: str, detail: str = "") -> None:
+        report.skipped[reason] += 1
+        if len(report.examples) < EXAMPLES:
+            report.examples.append(f"feature {i + 1}: {reason}{detail}")
+
+    repaired_change = 0.0
+    for i, row in enumerate(frame.itertuples(index=False)):
+        attrs = frame.iloc[i]
+        geom = row.geometry if hasattr(row, "geometry") else attrs[frame.geometry.name]
+        if geom is None or geom.is_empty:
+            skip(i, "no geometry")
+            continue
+        if geom.geom_type == "GeometryCollection":
+            geom = shapely.union_all([g for g in geom.geoms if g.geom_type.endswith("Polygon")])
+        if not geom.geom_type.endswith("Polygon") or geom.is_empty:
+            skip(i, f"not a polygon ({attrs[frame.geometry.name].geom_type})")
+            continue
+        if side_field is not None:
+            value = attrs[side_field]
+            text = "" if value is None else str(value)
+            side = next((s for p, s in lowered if p in text.casefold()), None)
+            if side is None:
+                skip(i, f"{side_field} matches no pattern", f" ({text[:60]!r})")
+                continue
+        else:
+            side = str(mapping.side)
+        if date_field is not None:
+            value = attrs[date_field]
+            try:
+                day = parse_date(str(value)[:10] if value else "", f"{date_field}")
+            except ValueError as e:
+                raise InputError(f"file {name!r}, feature {i + 1}: {e}") from None
+            check_day(day, f", feature {i + 1}")
+        else:
+            day = mapping.date  # type: ignore[assignment]
+        if not geom.is_valid:
+            reason = shapely.is_valid_reason(geom)
+            before = _km2(geom)
+            geom = shapely.make_valid(geom)
+            if geom.geom_type == "GeometryCollection":
+                geom = shapely.union_all([g for g in geom.geoms if g.geom_type.endswith("Polygon")])
+            after = _km2(geom)
+            repaired_change += abs(after - before)
+            report.repairs.append(
+                f"feature {i + 1}: {reason}; area {before:,.3f} → {after:,.3f} km²"
+            )
+            if geom.is_empty:
+                skip(i, "no area left after repair")
+                continue
+        if mapping.clip:
+            clipped = shapely.intersection(geom, extent)
+            clipped = shapely.union_all(
+                [g for g in shapely.get_parts(clipped) if g.geom_type.endswith("Polygon")]
+            )
+            if clipped.is_empty:
+                skip(i, "outside the theatre")
+                continue
+            geom = clipped
+        props = {k: v for k, v in attrs.items() if k != frame.geometry.name and v is not None}
+        text = json.dumps(props, ensure_ascii=False)
+        if len(text) > MAX_PROPERTY_CHARS:
+            text = json.dumps({"truncated": text[:MAX_PROPERTY_CHARS]}, ensure_ascii=False)
+        rows.append(
+            {
+                "date": day.isoformat(),
+                "side": side,
+                "label": _label(attrs, side_field),
+                "properties": text,
+                "feature": i + 1,
+                "geometry": geom,
+            }
+        )
+    if report.repairs and repaired_change > 0 and not mapping.accept_repairs:
+        first_repair = report.repairs[0]
+        msg = (
+            f"file {name!r}: {len(report.repairs)} invalid geometries would be repaired with an "
+            f"area change ({first_repair}); confirm the repairs to store them"
+        )
+        raise InputError(msg)
+    if not rows:
+        why = "; ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items()))
+        raise UploadError(name, f"nothing polygonal to store ({why or 'no features'})")
+    polygons = gpd.GeoDataFrame(rows, geometry="geometry", crs=settings.GEO_CRS)
+    report.kept = len(polygons)
+    report.dates = sorted(set(polygons["date"]))
+    area = polygons.to_crs(settings.EQUAL_AREA_CRS).area / 1e6
+    report.area_km2 = {
+        s: round(float(area[polygons["side"] == s].sum()), 3)
+        for s in settings.SIDES
+        if (polygons["side"] == s).any()
+    }
+    return Draft(raw, mapping, polygons, report, None if known else claimant)
+
+
+def _km2(geom: shapely.Geometry) -> float:
+    series = gpd.GeoSeries([geom], crs=settings.GEO_CRS).to_crs(settings.EQUAL_AREA_CRS)
+    return float(series.area.iloc[0] / 1e6)
+
+
+def stored_theatre(base: Theatre, store: GeoPackageStore) -> Theatre:
+    """The theatre with every live upload of a store applied.
+
+    Parameters
+    ----------
+    base : Theatre
+        The theatre built from claims alone.
+    store : GeoPackageStore
+        The store.
+
+    Returns
+    -------
+    Theatre
+        The theatre the map shows.
+    """
+    return apply_uploads(base, store.polygons(), store.claimants())
+
+
+def preview(base: Theatre, store: GeoPackageStore, draft: Draft) -> Theatre:
+    """Apply a draft over the stored uploads and fill its report's diff.
+
+    Parameters
+    ----------
+    base : Theatre
+        The theatre built from claims alone.
+    store : GeoPackageStore
+        The store.
+    draft : Draft
+        The draft.
+
+    Returns
+    -------
+    Theatre
+        The theatre as it would be after the commit.
+    """
+    stored = store.polygons()
+    extra = {} if draft.claimant is None else {draft.claimant.claimant_id: draft.claimant}
+    before = apply_uploads(base, stored, store.claimants())
+    next_id = int(stored["revision_id"].max()) + 1 if len(stored) else 1
+    dates = sorted(set(draft.polygons["date"]))
+    adding = draft.polygons.assign(
+        revision_id=[next_id + dates.index(d) for d in draft.polygons["date"]],
+        claimant=draft.mapping.claimant,
+        mode=draft.mapping.mode,
+    )
+    cols = ["revision_id", "claimant", "date", "side", "mode", "label", "properties", "geometry"]
+    combined = gpd.GeoDataFrame(
+        pd.concat([stored[cols], adding[cols]], ignore_index=True),
+        geometry="geometry",
+        crs=settings.GEO_CRS,
+    )
+    after = apply_uploads(base, combined, {**store.claimants(), **extra})
+    claimant = draft.mapping.claimant
+    draft.report.diff = []
+    for iso in dates:
+        day = dt.date.fromisoformat(iso)
+        old = _sides(before, claimant, day) if claimant in before.claimants else {}
+        new = _sides(after, claimant, day)
+        for side in settings.SIDES:
+            a = old.get(side, shapely.Polygon())
+            b = new.get(side, shapely.Polygon())
+            gained = float(shapely.area(shapely.difference(b, a, grid_size=1.0)) / 1e6)
+            lost = float(shapely.area(shapely.difference(a, b, grid_size=1.0)) / 1e6)
+            if gained or lost:
+                draft.report.diff.append(
+                    {
+                        "date": iso,
+                        "side": side,
+                        "gained_km2": round(gained, 3),
+                        "lost_km2": round(lost, 3),
+                    }
+                )
+    return after
+
+
+def _sides(theatre: Theatre, view: str, day: dt.date) -> dict[str, shapely.Geometry]:
+    ground = theatre.ground(view, day).to_crs(settings.EQUAL_AREA_CRS)
+    return dict(zip(ground["side"], ground.geometry, strict=True))
+
+
+def commit(
+    store: GeoPackageStore, draft: Draft, *, who: str, source: str, licence: str
+) -> list[Revision]:
+    """Store a draft as one revision per date, unless the same upload is already stored.
+
+    Parameters
+    ----------
+    store : GeoPackageStore
+        The store.
+    draft : Draft
+        The draft (from :func:`prepare`).
+    who : str
+        Who commits.
+    source, licence : str
+        Where the data come from and under which licence (both required).
+
+    Returns
+    -------
+    list of Revision
+        New revisions; empty when the upload was already stored (see the report).
+
+    Raises
+    ------
+    InputError
+        When source or licence is missing.
+    """
+    for what, value in (("who", who), ("source", source), ("licence", licence)):
+        if not value.strip():
+            raise InputError(f"a commit needs a {what}")
+    key = draft.mapping.key()
+    existing = store.find(draft.report.sha256, draft.mapping.claimant, key)
+    if existing:
+        draft.report.existing = [r.revision_id for r in existing]
+        return []
+    batches = [
+        (dt.date.fromisoformat(day), part.drop(columns=["date"]))
+        for day, part in draft.polygons.groupby("date", sort=True)
+    ]
+    revisions = store.commit_batch(
+        batches,
+        who=who.strip(),
+        claimant=draft.mapping.claimant,
+        mode=draft.mapping.mode,
+        source=source.strip(),
+        licence=licence.strip(),
+        file_name=draft.report.file_name,
+        file_sha256=draft.report.sha256,
+        mapping=key,
+        new_claimant=draft.claimant,
+    )
+    draft.report.committed = [r.revision_id for r in revisions]
+    return revisions
+
+
+def ingest_bytes(
+    data: bytes,
+    file_name: str,
+    mapping: Mapping,
+    theatre: Theatre,
+    *,
+    layer: str | None = None,
+    crs: str | None = None,
+    claimant: Claimant | None = None,
+    today: dt.date | None = None,
+) -> Draft:
+    """Read, map and validate an upload in one call.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's bytes.
+    file_name : str
+        Its name (the extension declares the format).
+    mapping : Mapping
+        How to map it.
+    theatre : Theatre
+        The theatre.
+    layer, crs : str, optional
+        As for :func:`pipeline.upload_read.read_upload`.
+    claimant : Claimant, optional
+        A new claimant to register.
+    today : datetime.date, optional
+        Latest acceptable date.
+
+    Returns
+    -------
+    Draft
+        The draft.
+    """
+    raw = read_upload(data, file_name, layer=layer, crs=crs)
+    return prepare(raw, mapping, theatre, sha256=content_hash(data), claimant=claimant, today=today)
+
+
+def store_fingerprint(location: str | None = None) -> str | None:
+    """Fingerprint of the store's history, or None when no store file exists yet.
+
+    Parameters
+    ----------
+    location : str, optional
+        Store location (default :func:`pipeline.settings.store_location`).
+
+    Returns
+    -------
+    str or None
+        16 hex digits, changing with every commit.
+    """
+    where = location or settings.store_location()
+    if not where.startswith(("postgresql://", "postgres://")) and not Path(where).exists():
+        return None
+    return open_store(where).fingerprint()
