@@ -65,18 +65,26 @@ def refine_cells(cells: gpd.GeoDataFrame, polygons: gpd.GeoDataFrame) -> gpd.Geo
     touched = np.unique(hit)
     if len(touched) == 0:
         return out
-    region = shapely.coverage_union_all(geoms[touched])
-    lines = [shapely.boundary(geoms[touched]), shapely.intersection(edges, region)]
-    noded = shapely.union_all(np.concatenate(lines), grid_size=GRID_M)
+    # Faces of the uploads' own arrangement; each touched cell is cut by them with
+    # grid-snapped overlays, which keep the cell's vertices and compute a crossing of
+    # two edges the same way in both neighbours, so the pieces still form a coverage.
+    noded = shapely.union_all(edges, grid_size=GRID_M)
     faces = np.asarray(shapely.get_parts(shapely.polygonize([noded])), dtype=object)
     faces = faces[shapely.area(faces) > 0]
-    points = shapely.point_on_surface(faces)
-    face_idx, owner = tree.query(points, predicate="within")
-    owner_of = np.full(len(faces), -1)
-    owner_of[face_idx] = owner
-    keep = np.isin(owner_of, touched)
-    pieces = out.iloc[owner_of[keep]].copy()
-    pieces["geometry"] = faces[keep]
+    covered = shapely.union_all(faces, grid_size=GRID_M)
+    cell_of, face_of = shapely.STRtree(faces).query(geoms[touched], predicate="intersects")
+    parts = shapely.intersection(geoms[touched][cell_of], faces[face_of], grid_size=GRID_M)
+    rest = shapely.difference(geoms[touched], covered, grid_size=GRID_M)
+    owners = np.concatenate([touched[cell_of], touched])
+    pieces_geom = np.concatenate([parts, rest])
+    owner_list, piece_list = [], []
+    for owner, geom in zip(owners, pieces_geom, strict=True):
+        polys = [g for g in shapely.get_parts(geom) if g.geom_type == "Polygon" and g.area > 0]
+        if polys:
+            owner_list.append(owner)
+            piece_list.append(polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys))
+    pieces = out.iloc[owner_list].copy()
+    pieces["geometry"] = piece_list
     pieces = gpd.GeoDataFrame(pieces, geometry="geometry", crs=cells.crs)
     whole = out.drop(index=out.index[touched])
     refined = pd.concat([whole, pieces], ignore_index=True)

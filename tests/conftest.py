@@ -348,3 +348,17 @@ def deepstate_style_geojson() -> bytes:
 
 
 PAYLOAD_TEXT = "<img src=x onerror=alert(1)><script>alert(2)</script>"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_shared_store(tmp_path_factory: pytest.TempPathFactory) -> Generator[None, None, None]:
+    """Tests never read or write the repository's own store (``data/store/``)."""
+    import os
+
+    before = os.environ.get("FRONTLINE_STORE")
+    os.environ["FRONTLINE_STORE"] = str(tmp_path_factory.mktemp("store") / "none.gpkg")
+    yield
+    if before is None:
+        del os.environ["FRONTLINE_STORE"]
+    else:
+        os.environ["FRONTLINE_STORE"] = before

@@ -284,7 +284,12 @@ def test_upload_preview_commit_and_see_it_on_the_map(
     upload_server: str, page: Page, tmp_path: Path
 ) -> None:
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     upload = tmp_path / "deepstate-style.geojson"
     upload.write_bytes(deepstate_style_geojson())
     page.goto(f"{upload_server}/Upload")

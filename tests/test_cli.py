@@ -11,11 +11,18 @@ from pathlib import Path
 import pytest
 
 from pipeline import settings
-from tests.conftest import claim_row, make_theatre_dir
+from tests.conftest import claim_row, deepstate_style_geojson, make_theatre_dir
 
 
-def run(*args: str, cache: Path, data: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "FRONTLINE_CACHE": str(cache)}
+def run(
+    *args: str, cache: Path, data: Path | None = None, store: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    # Never the repository's own store: a missing file in the cache folder by default.
+    env = {
+        **os.environ,
+        "FRONTLINE_CACHE": str(cache),
+        "FRONTLINE_STORE": str(store or cache / "no-store.gpkg"),
+    }
     cmd = [sys.executable, "-m", "pipeline"]
     if data is not None:
         cmd += ["--data", str(data)]
@@ -277,3 +284,67 @@ def test_area_lists_the_claimed_figures_beside_the_mapped_one(cache: Path) -> No
     assert res.returncode == 0, res.stderr
     assert "claimed figure: ua-gs 2024-08-20 UA 1,263 km², 93 settlements" in res.stdout
     assert "are about unlocated villages" in res.stdout
+
+
+INGEST = ["--side-from", "name", "--map", "Liberated=UA", "--map", "Occupied=RU"]
+NEW_CLAIMANT = ["--name", "My team", "--affiliation", "independent", "--licence", "CC0-1.0"]
+
+
+def test_ingest_revisions_and_revert(cache: Path, tmp_path: Path) -> None:
+    upload = tmp_path / "ds.geojson"
+    upload.write_bytes(deepstate_style_geojson())
+    store = tmp_path / "s.gpkg"
+    args = ["ingest", str(upload), "--claimant", "my-team", "--date", "2024-08-20", *INGEST]
+    dry = run(*args, *NEW_CLAIMANT, "--source", "fixture", "--dry-run", cache=cache, store=store)
+    assert dry.returncode == 0, dry.stderr
+    assert "dry run: nothing stored" in dry.stdout
+    assert "skipped 2: not a polygon (Point)" in dry.stdout
+    listed = run("revisions", "--format", "json", cache=cache, store=store)
+    assert json.loads(listed.stdout) == []
+    done = run(*args, *NEW_CLAIMANT, "--source", "fixture", cache=cache, store=store)
+    assert done.returncode == 0, done.stderr
+    assert "committed as revision(s) [1]" in done.stdout
+    again = run(*args, "--source", "fixture", "--licence", "CC0-1.0", cache=cache, store=store)
+    assert "already stored as revision(s) [1]" in again.stdout
+    rows = json.loads(run("revisions", "--format", "json", cache=cache, store=store).stdout)
+    assert [(r["revision_id"], r["claimant"], r["mode"]) for r in rows] == [
+        (1, "my-team", "snapshot")
+    ]
+    assert rows[0]["file_name"] == "ds.geojson"
+    assert len(rows[0]["file_sha256"]) == 64
+    area = run(
+        "area", "--on", "2024-08-21", "--claimant", "my-team", "--side", "UA",
+        cache=cache, store=store,
+    )  # fmt: skip
+    assert area.returncode == 0, area.stderr
+    assert float(area.stdout.strip().splitlines()[-1]) > 100
+    undo = run("revert", "1", "--who", "tester", cache=cache, store=store)
+    assert "revision 2 reverts revision 1" in undo.stdout
+    table = run("revisions", cache=cache, store=store).stdout
+    assert "revert" in table
+    assert "my-team" in table
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--date", "2099-01-01", "--side", "UA"], "in the future"),
+        (["--date", "2024-08-20", "--side", "UA", "--map", "x=UA"], "--map needs --side-from"),
+        (["--date", "2024-08-20", "--side-from", "name", "--map", "x=XX"], "side 'XX'"),
+        (["--date", "2024-08-20", "--side-from", "nom", "--map", "x=UA"], "no attribute 'nom'"),
+    ],
+)
+def test_bad_ingest_arguments_store_nothing(
+    extra: list[str], message: str, cache: Path, tmp_path: Path
+) -> None:
+    upload = tmp_path / "ds.geojson"
+    upload.write_bytes(deepstate_style_geojson())
+    store = tmp_path / "s.gpkg"
+    res = run(
+        "ingest", str(upload), "--claimant", "deepstate", "--source", "s", "--licence", "l",
+        *extra, cache=cache, store=store,
+    )  # fmt: skip
+    assert res.returncode == 2
+    assert message in res.stderr.strip().splitlines()[-1]  # argparse adds usage above
+    listed = run("revisions", "--format", "json", cache=cache, store=store)
+    assert json.loads(listed.stdout) == []

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from pipeline import settings
+from pipeline import ingest, settings
+from pipeline.build import Theatre
+from pipeline.store import GeoPackageStore
+from tests.conftest import deepstate_style_geojson
 
 CLAIMS = str(settings.ROOT / "pages" / "1_Claims_and_sources.py")
 GAZETTEER = str(settings.ROOT / "pages" / "2_Gazetteer.py")
@@ -68,3 +73,34 @@ def test_gazetteer_reports_ambiguity() -> None:
     at = _run(GAZETTEER)
     at.text_input(key="query").set_value("Popovka").run()
     assert any("ambiguous" in w.value for w in at.warning)
+
+
+UPLOAD = str(settings.ROOT / "pages" / "3_Upload.py")
+
+
+def test_upload_page_lists_revisions_and_reverts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kursk: Theatre
+) -> None:
+    store_path = tmp_path / "s.gpkg"
+    monkeypatch.setenv("FRONTLINE_STORE", str(store_path))
+    store = GeoPackageStore(store_path)
+    mapping = ingest.Mapping(
+        claimant="deepstate",
+        date=dt.date(2024, 8, 20),
+        side_field="name",
+        patterns=ingest.parse_patterns(["Liberated=UA", "Occupied=RU"]),
+    )
+    draft = ingest.ingest_bytes(deepstate_style_geojson(), "ds.geojson", mapping, kursk)
+    ingest.commit(store, draft, who="t", source="fixture", licence="CC0")
+    at = _run(UPLOAD)
+    table = at.dataframe[-1].value  # the Revisions view comes last
+    assert list(table["revision_id"]) == [1]
+    assert list(table["claimant"]) == ["deepstate"]
+    at.text_input(key="date").set_value("2024-13-01").run()
+    assert not at.exception
+    assert any("bad date of the map '2024-13-01'" in e.value for e in at.error)
+    at.number_input(key="revert_id").set_value(1).run()
+    at.button(key="revert").click().run()
+    assert not at.exception
+    assert [r.mode for r in store.revisions()] == ["snapshot", "revert"]
+    assert len(store.polygons()) == 0

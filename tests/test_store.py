@@ -187,3 +187,32 @@ def test_disk_full_is_a_clean_error(tmp_path: Path) -> None:
     again = GeoPackageStore(path)
     assert [r.revision_id for r in again.revisions()] == [1]
     assert len(again.polygons()) == 2
+
+
+def test_a_batch_registers_its_claimant_atomically(tmp_path: Path) -> None:
+    from pipeline.claims import Claimant
+
+    store = GeoPackageStore(tmp_path / "s.gpkg")
+    mine = Claimant("my-team", "My team", "d", "independent", "CC0")
+    prov = {k: v for k, v in PROVENANCE.items() if k not in ("date", "claimant")}
+    revs = store.commit_batch(
+        [(D, _polys(1)), (D + dt.timedelta(days=3), _polys(2))],
+        claimant="my-team",
+        mode="snapshot",
+        mapping='{"m": 1}',
+        new_claimant=mine,
+        **prov,
+    )
+    assert [r.date for r in revs] == ["2024-08-25", "2024-08-28"]
+    assert store.claimants() == {"my-team": mine}
+    assert store.find("0" * 64, "my-team", '{"m": 1}') == revs
+    assert store.find("0" * 64, "my-team", '{"m": 2}') == []
+    # Registering the same id again fails as a whole: no revision is added either.
+    with pytest.raises(StoreError, match="already registered"):
+        store.commit_batch(
+            [(D, _polys(1))], claimant="my-team", mode="patch", new_claimant=mine, **prov
+        )
+    assert len(store.revisions()) == 2
+    assert len(store.polygons()) == 3
+    store.revert(revs[0].revision_id, who="t")
+    assert store.find("0" * 64, "my-team", '{"m": 1}') == [revs[1]]
