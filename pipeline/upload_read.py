@@ -21,8 +21,6 @@ import io
 import json
 import os
 import re
-import struct
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -34,12 +32,37 @@ import pyogrio
 import pyogrio.raw
 import pyproj
 import shapely
-from defusedxml import DefusedXmlException
-from defusedxml import ElementTree as SafeET
 from pyproj.exceptions import CRSError as ProjCRSError
 
 from pipeline import settings
+from pipeline._containers import (
+    MAX_UNZIPPED_BYTES,
+    MAX_ZIP_MEMBERS,
+    MAX_ZIP_RATIO,
+    check_kml,
+    kmz,
+    shapefile,
+)
+from pipeline._upload_error import UploadError
+from pipeline._wkb import walk_wkb
 from pipeline.errors import InputError
+
+__all__ = [
+    "DRIVERS",
+    "FORMATS",
+    "MAX_BYTES",
+    "MAX_FEATURES",
+    "MAX_UNZIPPED_BYTES",
+    "MAX_VERTICES",
+    "MAX_ZIP_MEMBERS",
+    "MAX_ZIP_RATIO",
+    "RawUpload",
+    "UploadError",
+    "check_name",
+    "declared_format",
+    "read_upload",
+    "walk_wkb",
+]
 
 MAX_BYTES = 64 * 1024 * 1024
 """Largest accepted upload, in bytes (64 MiB)."""
@@ -47,12 +70,6 @@ MAX_FEATURES = 50_000
 """Most features in one upload."""
 MAX_VERTICES = 2_000_000
 """Most vertices in one upload, all features together."""
-MAX_ZIP_MEMBERS = 200
-"""Most members in a zip archive."""
-MAX_UNZIPPED_BYTES = 256 * 1024 * 1024
-"""Largest total size of a zip archive's members once inflated (256 MiB)."""
-MAX_ZIP_RATIO = 100
-"""Largest inflated-to-compressed size ratio of any zip member."""
 
 FORMATS: dict[str, str] = {
     ".geojson": "GeoJSON",
@@ -76,7 +93,6 @@ DRIVERS: dict[str, frozenset[str]] = {
 }
 """GDAL drivers each declared format may be read with (GeoParquet and CSV skip GDAL)."""
 
-_SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 _UNSAFE_NAME = re.compile(r"(^[/\\])|(^[A-Za-z]:)|(\.\.)|(://)|(^/?vsi)|[\x00-\x1f]", re.I)
 
 
@@ -100,23 +116,6 @@ def _network_off() -> None:
 
 
 _network_off()
-
-
-class UploadError(InputError):
-    """An uploaded file is refused; the message names the file and the reason.
-
-    Parameters
-    ----------
-    file_name : str
-        The upload's name, as given.
-    reason : str
-        Why it is refused.
-    """
-
-    def __init__(self, file_name: str, reason: str) -> None:
-        self.file_name = file_name
-        self.reason = reason
-        super().__init__(f"file {file_name!r}: {reason}")
 
 
 @dataclass
@@ -245,226 +244,6 @@ def _expect(data: bytes, file_name: str, fmt: str) -> None:
         return
     if looks != wanted:
         raise UploadError(file_name, f"declared {fmt} but the content is {looks}")
-
-
-# ---------------------------------------------------------------------------------------
-# Zip archives: checked from the central directory, then rebuilt flat in memory.
-
-
-def _safe_members(data: bytes, file_name: str) -> dict[str, zipfile.ZipInfo]:
-    """Check a zip's central directory; return its file members by lower-case flat name."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
-        raise UploadError(file_name, f"not a readable zip archive ({e})") from None
-    infos = archive.infolist()
-    if len(infos) > MAX_ZIP_MEMBERS:
-        raise UploadError(file_name, f"{len(infos)} zip members (at most {MAX_ZIP_MEMBERS})")
-    total = 0
-    members: dict[str, zipfile.ZipInfo] = {}
-    for info in infos:
-        name = info.filename
-        if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
-            raise UploadError(file_name, f"zip member {name!r} has an absolute path")
-        if ".." in PurePosixPath(name.replace("\\", "/")).parts:
-            raise UploadError(file_name, f"zip member {name!r} climbs out of the archive ('..')")
-        if (info.external_attr >> 16) & 0o170000 == 0o120000:
-            raise UploadError(file_name, f"zip member {name!r} is a symbolic link")
-        if info.is_dir():
-            continue
-        if info.flag_bits & 0x1:
-            raise UploadError(file_name, f"zip member {name!r} is encrypted")
-        lower = name.lower()
-        if lower.endswith((".zip", ".kmz", ".gz", ".tar", ".7z", ".rar")):
-            raise UploadError(file_name, f"zip member {name!r} is itself an archive (nested)")
-        ratio = info.file_size / max(info.compress_size, 1)
-        if ratio > MAX_ZIP_RATIO:
-            raise UploadError(
-                file_name,
-                f"zip member {name!r} inflates {ratio:,.0f}-fold (at most {MAX_ZIP_RATIO}): "
-                "a zip bomb?",
-            )
-        total += info.file_size
-        if total > MAX_UNZIPPED_BYTES:
-            raise UploadError(
-                file_name,
-                f"zip members inflate to more than {MAX_UNZIPPED_BYTES // 2**20} MiB",
-            )
-        flat = PurePosixPath(name.replace("\\", "/")).name.lower()
-        if flat in members:
-            raise UploadError(file_name, f"zip holds two members named {flat!r}")
-        members[flat] = info
-    return members
-
-
-def _read_member(data: bytes, info: zipfile.ZipInfo, file_name: str) -> bytes:
-    """Inflate one member, never past its declared size (a lying header is caught)."""
-    with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open(info) as fh:
-        try:
-            out = fh.read(info.file_size + 1)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-            msg = f"zip member {info.filename!r} cannot be read ({e})"
-            raise UploadError(file_name, msg) from None
-    if len(out) > info.file_size:
-        raise UploadError(file_name, f"zip member {info.filename!r} is larger than declared")
-    return out
-
-
-def _flat_zip(parts: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as out:
-        for name, blob in parts.items():
-            out.writestr(name, blob)
-    return buf.getvalue()
-
-
-def _shapefile(data: bytes, file_name: str, layer: str | None) -> tuple[bytes, str, list[str]]:
-    members = _safe_members(data, file_name)
-    stems = sorted(PurePosixPath(n).stem for n in members if n.endswith(".shp"))
-    if not stems:
-        raise UploadError(file_name, "the zip holds no .shp file")
-    if layer is None and len(stems) > 1:
-        raise UploadError(file_name, f"several layers ({', '.join(stems)}): choose one")
-    stem = (layer or stems[0]).lower()
-    if stem not in stems:
-        raise UploadError(file_name, f"no layer {layer!r}; layers: {', '.join(stems)}")
-    for needed, why in ((".shx", "its index"), (".dbf", "its attributes"), (".prj", "its CRS")):
-        if stem + needed not in members:
-            raise UploadError(file_name, f"shapefile {stem!r} lacks {stem}{needed} ({why})")
-    parts = {
-        f"layer{ext}": _read_member(data, members[stem + ext], file_name)
-        for ext in _SHAPEFILE_PARTS
-        if stem + ext in members
-    }
-    ignored = [n for n in members if PurePosixPath(n).stem != stem]
-    notes = [f"ignored zip members: {', '.join(sorted(ignored))}"] if ignored else []
-    return _flat_zip(parts), stem, notes
-
-
-# ---------------------------------------------------------------------------------------
-# KML: parsed without DTDs, refused when it would fetch anything.
-
-_KML_FETCHES = ("NetworkLink", "Link", "Url")
-
-
-def _check_kml(data: bytes, file_name: str) -> None:
-    try:
-        root = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True)
-    except DefusedXmlException as e:
-        reason = f"KML with a document type declaration or entities is refused ({type(e).__name__})"
-        raise UploadError(file_name, reason) from None
-    except SafeET.ParseError as e:
-        raise UploadError(file_name, f"not well-formed XML ({e})") from None
-    for el in root.iter():
-        tag = el.tag.rsplit("}", 1)[-1]
-        if tag in _KML_FETCHES:
-            raise UploadError(file_name, f"KML <{tag}> would fetch remote data: refused")
-        if tag in ("styleUrl", "href") and el.text and not el.text.strip().startswith("#"):
-            target = el.text.strip()[:80]
-            raise UploadError(file_name, f"KML <{tag}> points outside the file ({target!r})")
-        for attr, value in el.attrib.items():
-            if attr.rsplit("}", 1)[-1] == "href" and not value.startswith("#"):
-                raise UploadError(file_name, f"KML element <{tag}> links to {value[:80]!r}")
-
-
-def _kmz(data: bytes, file_name: str) -> tuple[bytes, list[str]]:
-    members = _safe_members(data, file_name)
-    docs = sorted(n for n in members if n.endswith(".kml"))
-    if not docs:
-        raise UploadError(file_name, "the KMZ holds no .kml document")
-    doc = "doc.kml" if "doc.kml" in docs else docs[0]
-    if len(docs) > 1 and doc != "doc.kml":
-        raise UploadError(file_name, f"several KML documents ({', '.join(docs)}), none doc.kml")
-    kml = _read_member(data, members[doc], file_name)
-    ignored = sorted(n for n in members if n != doc)
-    return kml, [f"ignored KMZ members: {', '.join(ignored)}"] if ignored else []
-
-
-# ---------------------------------------------------------------------------------------
-# WKB walking: count vertices and check rings without building geometries.
-
-
-class _Wkb:
-    def __init__(self, blob: bytes) -> None:
-        self.blob, self.pos, self.vertices = blob, 0, 0
-        self.problems: list[str] = []
-        self.kinds: set[str] = set()
-
-    def _u32(self, order: str) -> int:
-        (value,) = struct.unpack_from(order + "I", self.blob, self.pos)
-        self.pos += 4
-        return int(value)
-
-    def geometry(self) -> None:
-        order = "<" if self.blob[self.pos] == 1 else ">"
-        self.pos += 1
-        code = self._u32(order)
-        dims = 2
-        if code & 0x80000000:
-            dims += 1
-        if code & 0x40000000:
-            dims += 1
-        code &= 0x0FFFFFFF
-        if code >= 1000:
-            dims = {1: 3, 2: 3, 3: 4}[code // 1000]
-            code %= 1000
-        width = 8 * dims
-        kind = {1: "Point", 2: "LineString", 3: "Polygon", 4: "MultiPoint"}.get(code)
-        kind = kind or {5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection"}.get(
-            code, f"type {code}"
-        )
-        self.kinds.add(kind)
-        if code == 1:
-            self.vertices += 1
-            self.pos += width
-        elif code == 2:
-            n = self._u32(order)
-            self.vertices += n
-            self.pos += n * width
-        elif code == 3:
-            for _ in range(self._u32(order)):
-                n = self._u32(order)
-                self.vertices += n
-                ring = self.blob[self.pos : self.pos + n * width]
-                self.pos += n * width
-                if n < 4:
-                    self.problems.append(f"a ring of {n} points (at least 4 are needed)")
-                elif ring[:16] != ring[(n - 1) * width : (n - 1) * width + 16]:
-                    self.problems.append("a ring that is not closed")
-        elif code in (4, 5, 6, 7):
-            for _ in range(self._u32(order)):
-                self.geometry()
-        else:
-            self.problems.append(f"an unsupported geometry ({kind})")
-            self.pos = len(self.blob)
-
-
-def walk_wkb(blob: bytes | None) -> tuple[int, set[str], list[str]]:
-    """Count a WKB geometry's vertices and find bad rings, without GEOS.
-
-    Parameters
-    ----------
-    blob : bytes or None
-        ISO or extended WKB.
-
-    Returns
-    -------
-    tuple
-        ``(vertices, geometry kinds, problems)``.
-
-    Examples
-    --------
-    >>> walk_wkb(shapely.box(0, 0, 1, 1).wkb)
-    (5, {'Polygon'}, [])
-    """
-    if blob is None:
-        return 0, set(), []
-    w = _Wkb(bytes(blob))
-    try:
-        w.geometry()
-    except (struct.error, IndexError, KeyError):
-        w.problems.append("a truncated or malformed geometry")
-    return w.vertices, w.kinds, w.problems
 
 
 # ---------------------------------------------------------------------------------------
@@ -621,11 +400,11 @@ def read_upload(
     if fmt in DRIVERS:
         payload = data
         if fmt == "Shapefile":
-            payload, layer, notes = _shapefile(data, file_name, layer)
+            payload, layer, notes = shapefile(data, file_name, layer)
         elif fmt == "KMZ":
-            payload, notes = _kmz(data, file_name)
+            payload, notes = kmz(data, file_name)
         if fmt in ("KML", "KMZ"):
-            _check_kml(payload, file_name)
+            check_kml(payload, file_name)
         meta, wkb, columns, driver, chosen = _gdal_read(payload, file_name, fmt, layer)
         layer = chosen or layer
         attrs = pd.DataFrame(
