@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import struct
 
+import numpy as np
+from numpy.typing import NDArray
+
 
 class _Wkb:
     def __init__(self, blob: bytes) -> None:
@@ -15,6 +18,19 @@ class _Wkb:
         (value,) = struct.unpack_from(order + "I", self.blob, self.pos)
         self.pos += 4
         return int(value)
+
+    def _coords(self, order: str, n: int, dims: int) -> NDArray[np.float64]:
+        """The next ``n`` points, checked to be present and finite."""
+        end = self.pos + n * dims * 8
+        if end > len(self.blob):
+            raise IndexError(end)
+        dtype = np.dtype("<f8" if order == "<" else ">f8")
+        values = np.frombuffer(self.blob, dtype=dtype, count=n * dims, offset=self.pos)
+        self.pos = end
+        xy = values.reshape(n, dims)[:, :2]
+        if not np.isfinite(xy).all():
+            self.problems.append("a coordinate is NaN or infinite")
+        return xy
 
     def geometry(self) -> None:
         order = "<" if self.blob[self.pos] == 1 else ">"
@@ -29,7 +45,7 @@ class _Wkb:
         if code >= 1000:
             dims = {1: 3, 2: 3, 3: 4}[code // 1000]
             code %= 1000
-        width = 8 * dims
+        width = 8 * dims  # bytes per point
         kind = {1: "Point", 2: "LineString", 3: "Polygon", 4: "MultiPoint"}.get(code)
         kind = kind or {5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection"}.get(
             code, f"type {code}"
@@ -37,20 +53,26 @@ class _Wkb:
         self.kinds.add(kind)
         if code == 1:
             self.vertices += 1
-            self.pos += width
+            end = self.pos + width
+            if end > len(self.blob):
+                raise IndexError(end)
+            dtype = np.dtype("<f8" if order == "<" else ">f8")
+            xy = np.frombuffer(self.blob, dtype=dtype, count=2, offset=self.pos)
+            self.pos = end
+            if not np.isnan(xy).all() and not np.isfinite(xy).all():  # all-NaN: POINT EMPTY
+                self.problems.append("a coordinate is NaN or infinite")
         elif code == 2:
             n = self._u32(order)
             self.vertices += n
-            self.pos += n * width
+            self._coords(order, n, dims)
         elif code == 3:
             for _ in range(self._u32(order)):
                 n = self._u32(order)
                 self.vertices += n
-                ring = self.blob[self.pos : self.pos + n * width]
-                self.pos += n * width
+                ring = self._coords(order, n, dims)
                 if n < 4:
                     self.problems.append(f"a ring of {n} points (at least 4 are needed)")
-                elif ring[:16] != ring[(n - 1) * width : (n - 1) * width + 16]:
+                elif not np.array_equal(ring[0], ring[-1]):
                     self.problems.append("a ring that is not closed")
         elif code in (4, 5, 6, 7):
             for _ in range(self._u32(order)):

@@ -21,6 +21,7 @@ import io
 import json
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -251,6 +252,20 @@ def _expect(data: bytes, file_name: str, fmt: str) -> None:
 
 
 def _gdal_read(
+    payload: bytes, file_name: str, fmt: str, layer: str | None, notes: list[str]
+) -> tuple[dict[str, Any], list[bytes | None], dict[str, list[object]], str, str | None]:
+    # GDAL's warnings (a ring it closed, a GeoPackage read from memory) become notes.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = _gdal_read_quietly(payload, file_name, fmt, layer)
+    for w in caught:
+        text = _gdal_message(Exception(str(w.message)))
+        if "non conformant file extension" not in text and f"GDAL: {text}" not in notes:
+            notes.append(f"GDAL: {text}")
+    return result
+
+
+def _gdal_read_quietly(
     payload: bytes, file_name: str, fmt: str, layer: str | None
 ) -> tuple[dict[str, Any], list[bytes | None], dict[str, list[object]], str, str | None]:
     try:
@@ -263,8 +278,10 @@ def _gdal_read(
         if layer is not None and layer not in layers:
             raise UploadError(file_name, f"no layer {layer!r}; layers: {', '.join(layers)}")
     chosen = layer if fmt == "GeoPackage" else None
+    # Dates stay text, so a bad one is reported by feature rather than failing the file.
+    options = {"DATE_AS_STRING": "YES"} if fmt == "GeoJSON" else {}
     try:
-        info = pyogrio.read_info(payload, layer=chosen)
+        info = pyogrio.read_info(payload, layer=chosen, **options)
     except Exception as e:
         raise UploadError(file_name, f"not readable as {fmt} ({_gdal_message(e)})") from None
     driver = str(info["driver"])
@@ -274,12 +291,19 @@ def _gdal_read(
         raise UploadError(file_name, f"{info['features']:,} features (at most {MAX_FEATURES:,})")
     try:
         meta, _, wkb, values = pyogrio.raw.read(
-            payload, layer=chosen, max_features=MAX_FEATURES + 1, datetime_as_string=True
+            payload,
+            layer=chosen,
+            max_features=MAX_FEATURES + 1,
+            datetime_as_string=True,
+            **options,
         )
     except Exception as e:
         raise UploadError(file_name, f"not readable as {fmt} ({_gdal_message(e)})") from None
     columns = {str(name): list(col) for name, col in zip(meta["fields"], values, strict=True)}
     return meta, list(wkb), columns, driver, chosen
+
+
+_GEOJSON_POSITION = re.compile(rb"\[\s*-?[0-9.]")
 
 
 def _gdal_message(e: Exception) -> str:
@@ -405,11 +429,15 @@ def read_upload(
             payload, notes = kmz(data, file_name)
         if fmt in ("KML", "KMZ"):
             check_kml(payload, file_name)
-        meta, wkb, columns, driver, chosen = _gdal_read(payload, file_name, fmt, layer)
+        if fmt == "GeoJSON":
+            # A cheap upper bound of the positions, before GDAL parses the text.
+            positions = sum(1 for _ in _GEOJSON_POSITION.finditer(payload))
+            if positions > MAX_VERTICES:
+                reason = f"about {positions:,} vertices (at most {MAX_VERTICES:,})"
+                raise UploadError(file_name, reason)
+        meta, wkb, columns, driver, chosen = _gdal_read(payload, file_name, fmt, layer, notes)
         layer = chosen or layer
-        attrs = pd.DataFrame(
-            {k: [_as_text(v) for v in col] for k, col in columns.items()}, index=range(len(wkb))
-        )
+        attrs = pd.DataFrame(columns, index=range(len(wkb)), dtype=object)
         file_crs = pyproj.CRS.from_user_input(meta["crs"]) if meta.get("crs") else None
     elif fmt == "GeoParquet":
         frame, wkb = _parquet(data, file_name)
@@ -446,7 +474,7 @@ def read_upload(
         )
     geoms = shapely.from_wkb(np.array(wkb, dtype=object), on_invalid="raise")
     frame = gpd.GeoDataFrame(
-        attrs.astype(object).where(attrs.notna(), None).map(_as_text),
+        _text_frame(attrs),
         geometry=geoms,
         crs=file_crs,
     )
@@ -454,8 +482,17 @@ def read_upload(
     return RawUpload(file_name, fmt, driver, layer, frame, crs_source, total, notes)
 
 
+def _text_frame(attrs: pd.DataFrame) -> pd.DataFrame:
+    """Every attribute as text, a missing value as None (never NaN), object dtype."""
+    return pd.DataFrame(
+        {c: pd.Series([_as_text(v) for v in attrs[c]], dtype=object) for c in attrs.columns},
+        index=attrs.index,
+        dtype=object,
+    )
+
+
 def _as_text(value: object) -> str | None:
-    if value is None:
+    if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, float | np.floating):
         if not np.isfinite(value):
