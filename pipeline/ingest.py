@@ -391,6 +391,7 @@ def prepare(
     if raw.crs_source == "confirmed":
         report.notes.append("CRS confirmed by the analyst")
     extent = shapely.coverage_union_all(theatre.regions.geometry.to_numpy())
+    _refuse_swapped_axes(frame, extent, name)
     rows: list[dict[str, Any]] = []
     lowered = [(p.casefold(), s) for p, s in mapping.patterns]
 
@@ -486,6 +487,24 @@ def prepare(
         if (polygons["side"] == s).any()
     }
     return Draft(raw, mapping, polygons, report, None if known else claimant)
+
+
+def _refuse_swapped_axes(frame: gpd.GeoDataFrame, extent: shapely.Geometry, name: str) -> None:
+    """Refuse data that miss the theatre but would fall in it with x and y swapped."""
+    geoms = frame.geometry.to_numpy()
+    geoms = geoms[~shapely.is_empty(geoms) & ~shapely.is_missing(geoms)]
+    if len(geoms) == 0:
+        return
+    data = shapely.box(*shapely.total_bounds(geoms))
+    swapped = shapely.transform(data, lambda xy: xy[:, ::-1])
+    if not data.intersects(extent) and swapped.intersects(extent):
+        x0, y0, x1, y1 = (round(float(v), 3) for v in shapely.total_bounds(geoms))
+        msg = (
+            f"file {name!r}: the data lie at longitude {x0}..{x1}, latitude {y0}..{y1}, "
+            "outside the theatre, but inside it with latitude and longitude swapped: "
+            "fix the file's axis order"
+        )
+        raise InputError(msg)
 
 
 def _km2(geom: shapely.Geometry) -> float:

@@ -477,3 +477,14 @@ def test_refused_upload_leaves_the_store_unchanged(
         ingest_bytes(points, "points.geojson", DEEPSTATE, kursk)
     assert store.revisions() == revisions
     assert sorted(tmp_path.iterdir()) == files
+
+
+def test_swapped_latitude_and_longitude_are_refused(kursk: Theatre) -> None:
+    swapped = shapely.transform(SUDZHA, lambda xy: xy[:, ::-1])
+    data = _fc(_feature(swapped, name="Liberated"))
+    mapping = Mapping("deepstate", date=DAY, side="UA")
+    with pytest.raises(InputError, match="latitude and longitude swapped") as info:
+        ingest_bytes(data, "swapped.geojson", mapping, kursk, today=TODAY)
+    assert "swapped.geojson" in str(info.value)
+    fixed = ingest_bytes(_fc(_feature(SUDZHA, name="x")), "ok.geojson", mapping, kursk, today=TODAY)
+    assert fixed.report.kept == 1
