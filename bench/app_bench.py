@@ -129,7 +129,12 @@ def bench_browser() -> None:
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=settings.ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # The embedded claims alone, never a developer's store of uploads.
+        env={
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "FRONTLINE_STORE": str(Path(tempfile.gettempdir()) / "frontline-bench-none.gpkg"),
+        },
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -85,8 +85,14 @@ def _mapping(t: Theatre) -> tuple[ingest.Mapping, Claimant | None]:
     return mapping, claimant
 
 
-def _preview(base: Theatre, store: GeoPackageStore, draft: ingest.Draft) -> None:
-    after = ingest.preview(base, store, draft)
+@st.cache_resource(max_entries=4, show_spinner="Applying uploaded maps ...")
+def uploaded_theatre(_base: Theatre, base_fp: str, store_fp: str) -> Theatre:
+    """The theatre with the store's uploads, once per store state."""
+    return ingest.stored_theatre(_base, open_store())
+
+
+def _preview(base: Theatre, before: Theatre, store: GeoPackageStore, draft: ingest.Draft) -> None:
+    after = ingest.preview(base, store, draft, before=before)
     report = draft.report
     st.subheader("Preview")
     st.text("\n".join(report.lines()))
@@ -132,7 +138,7 @@ def main() -> None:
     except FrontlineError as e:
         st.error(f"The store could not be opened: {e}")
         st.stop()
-    t = ingest.stored_theatre(base, store)
+    t = uploaded_theatre(base, base.fingerprint, store.fingerprint())
     st.title("Upload a control map")
     st.caption(
         f"Accepted: {', '.join(sorted(FORMATS))}; up to {MAX_BYTES // 2**20} MiB. Files are "
@@ -162,7 +168,7 @@ def main() -> None:
                 crs=crs.strip() or None,
                 claimant=claimant,
             )
-            _preview(base, store, draft)
+            _preview(base, t, store, draft)
             if st.button("Commit", type="primary", key="commit"):
                 ingest.commit(
                     store,

@@ -15,10 +15,12 @@ import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 
 import pipeline
 from pipeline import boundaries, claims, places, settings, territory, timeline
@@ -109,6 +111,11 @@ class Theatre:
     private: frozenset[str] = frozenset()
     _tables: dict[View, StatusTable] = field(default_factory=dict, repr=False)
     _memo: dict[tuple[object, ...], gpd.GeoDataFrame] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def extent(self) -> shapely.Geometry:
+        """The theatre's ground, the union of its regions (EPSG:4326), computed once."""
+        return shapely.coverage_union_all(self.regions.geometry.to_numpy())
 
     @property
     def gazetteer(self) -> Gazetteer:

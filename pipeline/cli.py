@@ -47,7 +47,7 @@ from pipeline.build import LOAD_STEPS, Theatre, load_theatre
 from pipeline.claims import area_figures, parse_date
 from pipeline.errors import AmbiguousPlaceError, FrontlineError, InputError
 from pipeline.geocode import geocode_to_features
-from pipeline.store import GeoPackageStore, open_store
+from pipeline.store import GeoPackageStore, existing_store, open_store
 from pipeline.upload_read import MAX_BYTES
 
 
@@ -175,14 +175,6 @@ def _load(data_dir: Path, show_progress: bool, store: GeoPackageStore | None) ->
     return base if store is None else ingest.stored_theatre(base, store)
 
 
-def _existing_store(location: str | None) -> GeoPackageStore | None:
-    """The store, or None when its file does not exist yet (reading never creates it)."""
-    where = location or settings.store_location()
-    if not where.startswith(("postgresql://", "postgres://")) and not Path(where).exists():
-        return None
-    return open_store(where)
-
-
 def cmd_ingest(base: Theatre, args: argparse.Namespace, out: TextIO) -> int:
     """Read, check and (unless ``--dry-run``) store an uploaded control map.
 
@@ -228,7 +220,7 @@ def cmd_ingest(base: Theatre, args: argparse.Namespace, out: TextIO) -> int:
         path.read_bytes(), path.name, mapping, theatre, layer=args.layer, crs=args.crs,
         claimant=claimant,
     )  # fmt: skip
-    ingest.preview(base, store, draft)
+    ingest.preview(base, store, draft, before=theatre)
     if not args.dry_run:
         ingest.commit(store, draft, who=args.who, source=args.source, licence=args.licence)
     else:
@@ -256,7 +248,7 @@ def cmd_revisions(args: argparse.Namespace, out: TextIO) -> int:
     int
         0.
     """
-    store = _existing_store(args.store)
+    store = existing_store(args.store)
     revisions = [] if store is None else store.revisions(args.claimant)
     rows = [asdict(r) for r in revisions]
     if args.format == "json":
@@ -495,7 +487,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return 0
         if args.command == "ingest":
             return cmd_ingest(_load(args.data, False, None), args, out)
-        theatre = _load(args.data, args.command == "build", _existing_store(args.store))
+        theatre = _load(args.data, args.command == "build", existing_store(args.store))
         if args.command == "build":
             return cmd_build(theatre, out)
         return int(commands[args.command](theatre, args, out))

@@ -21,18 +21,18 @@ import json
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from pipeline import settings
 from pipeline.build import Theatre
 from pipeline.claims import Claimant, parse_date
 from pipeline.errors import InputError
-from pipeline.store import GeoPackageStore, Revision, content_hash, open_store
+from pipeline.store import GeoPackageStore, Revision, content_hash, existing_store
 from pipeline.upload_read import RawUpload, UploadError, check_name, read_upload
 from pipeline.uploads import apply_uploads
 
@@ -390,7 +390,7 @@ def prepare(
     report.notes += raw.notes
     if raw.crs_source == "confirmed":
         report.notes.append("CRS confirmed by the analyst")
-    extent = shapely.coverage_union_all(theatre.regions.geometry.to_numpy())
+    extent = theatre.extent
     _refuse_swapped_axes(frame, extent, name)
     rows: list[dict[str, Any]] = []
     lowered = [(p.casefold(), s) for p, s in mapping.patterns]
@@ -401,16 +401,15 @@ def prepare(
             report.examples.append(f"feature {i + 1}: {reason}{detail}")
 
     repaired_change = 0.0
-    for i, row in enumerate(frame.itertuples(index=False)):
-        attrs = frame.iloc[i]
-        geom = row.geometry if hasattr(row, "geometry") else attrs[frame.geometry.name]
-        if geom is None or geom.is_empty:
+    geometry = frame.geometry.name
+    for i, (_, attrs) in enumerate(frame.iterrows()):
+        read = attrs[geometry]
+        if read is None or read.is_empty:
             skip(i, "no geometry")
             continue
-        if geom.geom_type == "GeometryCollection":
-            geom = shapely.union_all([g for g in geom.geoms if g.geom_type.endswith("Polygon")])
-        if not geom.geom_type.endswith("Polygon") or geom.is_empty:
-            skip(i, f"not a polygon ({attrs[frame.geometry.name].geom_type})")
+        geom = _polygonal(read)
+        if geom.is_empty:
+            skip(i, f"not a polygon ({read.geom_type})")
             continue
         if side_field is not None:
             value = attrs[side_field]
@@ -433,9 +432,7 @@ def prepare(
         if not geom.is_valid:
             reason = shapely.is_valid_reason(geom)
             before = _km2(geom)
-            geom = shapely.make_valid(geom)
-            if geom.geom_type == "GeometryCollection":
-                geom = shapely.union_all([g for g in geom.geoms if g.geom_type.endswith("Polygon")])
+            geom = _polygonal(shapely.make_valid(geom))
             after = _km2(geom)
             repaired_change += abs(after - before)
             report.repairs.append(
@@ -445,15 +442,11 @@ def prepare(
                 skip(i, "no area left after repair")
                 continue
         if mapping.clip:
-            clipped = shapely.intersection(geom, extent)
-            clipped = shapely.union_all(
-                [g for g in shapely.get_parts(clipped) if g.geom_type.endswith("Polygon")]
-            )
-            if clipped.is_empty:
+            geom = _polygonal(shapely.intersection(geom, extent))
+            if geom.is_empty:
                 skip(i, "outside the theatre")
                 continue
-            geom = clipped
-        props = {k: v for k, v in attrs.items() if k != frame.geometry.name and v is not None}
+        props = {k: v for k, v in attrs.items() if k != geometry and v is not None}
         text = json.dumps(props, ensure_ascii=False)
         if len(text) > MAX_PROPERTY_CHARS:
             text = json.dumps({"truncated": text[:MAX_PROPERTY_CHARS]}, ensure_ascii=False)
@@ -487,6 +480,14 @@ def prepare(
         if (polygons["side"] == s).any()
     }
     return Draft(raw, mapping, polygons, report, None if known else claimant)
+
+
+def _polygonal(geom: BaseGeometry) -> BaseGeometry:
+    """The polygonal part of a geometry (empty when it has none)."""
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    parts = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
 def _refuse_swapped_axes(frame: gpd.GeoDataFrame, extent: shapely.Geometry, name: str) -> None:
@@ -530,7 +531,9 @@ def stored_theatre(base: Theatre, store: GeoPackageStore) -> Theatre:
     return apply_uploads(base, store.polygons(), store.claimants())
 
 
-def preview(base: Theatre, store: GeoPackageStore, draft: Draft) -> Theatre:
+def preview(
+    base: Theatre, store: GeoPackageStore, draft: Draft, before: Theatre | None = None
+) -> Theatre:
     """Apply a draft over the stored uploads and fill its report's diff.
 
     Parameters
@@ -541,15 +544,19 @@ def preview(base: Theatre, store: GeoPackageStore, draft: Draft) -> Theatre:
         The store.
     draft : Draft
         The draft.
+    before : Theatre, optional
+        The theatre with the store's uploads, when the caller has it already
+        (:func:`stored_theatre`); computed otherwise.
 
     Returns
     -------
     Theatre
         The theatre as it would be after the commit.
     """
-    stored = store.polygons()
+    stored, registered = store.polygons(), store.claimants()
     extra = {} if draft.claimant is None else {draft.claimant.claimant_id: draft.claimant}
-    before = apply_uploads(base, stored, store.claimants())
+    if before is None:
+        before = apply_uploads(base, stored, registered)
     next_id = int(stored["revision_id"].max()) + 1 if len(stored) else 1
     dates = sorted(set(draft.polygons["date"]))
     adding = draft.polygons.assign(
@@ -563,7 +570,7 @@ def preview(base: Theatre, store: GeoPackageStore, draft: Draft) -> Theatre:
         geometry="geometry",
         crs=settings.GEO_CRS,
     )
-    after = apply_uploads(base, combined, {**store.claimants(), **extra})
+    after = apply_uploads(base, combined, {**registered, **extra})
     claimant = draft.mapping.claimant
     draft.report.diff = []
     for iso in dates:
@@ -698,7 +705,5 @@ def store_fingerprint(location: str | None = None) -> str | None:
     str or None
         16 hex digits, changing with every commit.
     """
-    where = location or settings.store_location()
-    if not where.startswith(("postgresql://", "postgres://")) and not Path(where).exists():
-        return None
-    return open_store(where).fingerprint()
+    store = existing_store(location)
+    return None if store is None else store.fingerprint()

@@ -30,6 +30,7 @@ from pipeline.errors import FrontlineError, InputError
 GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
 GPKG_USER_VERSION = 10300  # GeoPackage 1.3
 SRS_ID = 4326
+_POSTGIS = ("postgresql://", "postgres://")
 MODES = ("snapshot", "patch", "revert")
 
 
@@ -225,7 +226,14 @@ class GeoPackageStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as con:
             # Idempotent DDL first (executescript would end an open transaction), then the
-            # metadata rows in one transaction.
+            # metadata rows in one transaction; a store that has them is only read, so
+            # opening one (the app does on every rerun) never writes.
+            tables = con.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+                "('revisions', 'control_polygons', 'claimants', 'gpkg_contents')"
+            ).fetchone()[0]
+            if tables == 4:
+                return
             con.executescript(_SCHEMA)
             con.execute("BEGIN IMMEDIATE")
             con.execute(f"PRAGMA application_id = {GPKG_APPLICATION_ID}")
@@ -557,16 +565,19 @@ class GeoPackageStore:
     def fingerprint(self) -> str:
         """A hash of the revision history (changes whenever a revision is committed).
 
+        The history is append-only, so its newest revision identifies all of it: one
+        indexed row is read, whatever the history's length.
+
         Returns
         -------
         str
             16 hex digits.
         """
         with self._connect() as con:
-            rows = con.execute(
-                "SELECT revision_id, committed_at, file_sha256 FROM revisions ORDER BY 1"
-            ).fetchall()
-        return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+            newest = con.execute(
+                "SELECT revision_id, committed_at FROM revisions ORDER BY revision_id DESC LIMIT 1"
+            ).fetchone()
+        return hashlib.sha256(f"{self.path} {newest}".encode()).hexdigest()[:16]
 
 
 def content_hash(data: bytes) -> str:
@@ -605,10 +616,29 @@ def open_store(location: str | None = None) -> GeoPackageStore:
         For a ``postgresql://`` URL (that backend is not built yet) or a non-``.gpkg`` path.
     """
     where = location or settings.store_location()
-    if where.startswith(("postgresql://", "postgres://")):
+    if where.startswith(_POSTGIS):
         msg = f"store {where.split('@')[-1]!r}: the PostGIS backend is not available yet"
         raise InputError(msg)
     if not where.endswith(".gpkg"):
         msg = f"store {where!r}: expected a .gpkg file path"
         raise InputError(msg)
     return GeoPackageStore(Path(where))
+
+
+def existing_store(location: str | None = None) -> GeoPackageStore | None:
+    """The store, or None when its file does not exist yet: reading never creates one.
+
+    Parameters
+    ----------
+    location : str, optional
+        As for :func:`open_store`.
+
+    Returns
+    -------
+    GeoPackageStore or None
+        The store, if there is one.
+    """
+    where = location or settings.store_location()
+    if not where.startswith(_POSTGIS) and not Path(where).exists():
+        return None
+    return open_store(where)

@@ -110,7 +110,6 @@ def _network_off() -> None:
             "GDAL_HTTP_TIMEOUT": "1",
             "GDAL_HTTP_MAX_RETRY": "0",
             "PROJ_NETWORK": "OFF",
-            "OSR_USE_NON_DEPRECATED": "YES",
             "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
         }
     )
@@ -240,7 +239,7 @@ def _expect(data: bytes, file_name: str, fmt: str) -> None:
         "GeoParquet": "a Parquet file",
     }.get(fmt)
     if fmt == "CSV":
-        if looks not in ("text or binary data of an unknown kind",) or b"\x00" in data[:4096]:
+        if looks != "text or binary data of an unknown kind" or b"\x00" in data[:4096]:
             raise UploadError(file_name, f"declared CSV but the content is {looks}")
         return
     if looks != wanted:

@@ -125,11 +125,18 @@ def apply_uploads(
     Theatre
         A new theatre (its fingerprint joins the uploads'); the input is unchanged.
     """
-    merged = {**theatre.claimants, **claimants}
+    # Revisions never change once committed, so their ids stand for their polygons.
+    key = (theatre.fingerprint, sorted(set(polygons["revision_id"])), sorted(claimants))
+    uploaded_theatre = replace(
+        theatre,
+        fingerprint=hashlib.sha256(repr(key).encode()).hexdigest()[:16],
+        claimants={**theatre.claimants, **claimants},
+        private=frozenset(claimants),
+        _tables={},
+        _memo={},
+    )
     if len(polygons) == 0:
-        return replace(
-            theatre, claimants=merged, private=frozenset(claimants), _tables={}, _memo={}
-        )
+        return uploaded_theatre
     cells = refine_cells(theatre.cells, polygons)
     cell_idx, poly_idx = _membership(cells, polygons)
     inside = np.zeros(len(cells), dtype=bool)
@@ -140,18 +147,15 @@ def apply_uploads(
     for i in np.flatnonzero(inside):
         owner = place[i] if isinstance(place[i], str) else f"open-{cells['parent_cell'].iat[i]}"
         unit[i] = f"{owner}#u{i}"
-    cells = cells.assign(place_id=unit, settlement_id=place)
+    cells = cells.assign(place_id=unit)
     # Derived claims reach every unit of their settlement.
     split = pd.DataFrame({"place_id": place[inside], "unit": unit[inside]}).dropna()
     derived = theatre.events.merge(split, on="place_id", how="inner")
     derived = derived.assign(place_id=derived["unit"]).drop(columns="unit")
     rows: list[tuple[object, ...]] = []
     country = cells["country"].to_numpy(dtype=object)
-    units_all = pd.Series(unit).dropna()
-    first_cell = ~units_all.duplicated()
-    unit_country = dict(
-        zip(units_all[first_cell], country[units_all.index[first_cell]], strict=True)
-    )
+    # A settlement's cells all lie in its country, so any of them gives the unit's side.
+    unit_country = {u: c for u, c in zip(unit, country, strict=True) if isinstance(u, str)}
     polys = polygons.reset_index(drop=True)
     for rev_id, part in polys.groupby("revision_id", sort=True):
         first = part.iloc[0]
@@ -172,33 +176,4 @@ def apply_uploads(
     uploaded = pd.DataFrame(rows, columns=list(theatre.events.columns))
     events = pd.concat([theatre.events, derived, uploaded], ignore_index=True)
     events = events.sort_values(["date", "denial", "claim_id"], kind="stable")
-    digest = hashlib.sha256(theatre.fingerprint.encode())
-    for r in polys[["revision_id", "claimant", "date", "side", "mode"]].itertuples(index=False):
-        digest.update(repr(tuple(r)).encode())
-    digest.update(repr(sorted(claimants)).encode())
-    return replace(
-        theatre,
-        fingerprint=digest.hexdigest()[:16],
-        cells=cells,
-        events=events.reset_index(drop=True),
-        claimants=merged,
-        private=frozenset(claimants),
-        _tables={},
-        _memo={},
-    )
-
-
-def upload_dates(polygons: gpd.GeoDataFrame) -> list[dt.date]:
-    """Distinct dates of uploaded polygons, ascending.
-
-    Parameters
-    ----------
-    polygons : geopandas.GeoDataFrame
-        Uploaded polygons with a ``date`` column (ISO text).
-
-    Returns
-    -------
-    list of datetime.date
-        The dates.
-    """
-    return sorted({dt.date.fromisoformat(str(d)) for d in polygons["date"]})
+    return replace(uploaded_theatre, cells=cells, events=events.reset_index(drop=True))

@@ -6,10 +6,12 @@ import csv
 import json
 from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import shapely
 from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
 
 from pipeline import settings
 from pipeline.build import Theatre, load_theatre
@@ -297,16 +299,19 @@ def add_place(root: Path, place_id: str, name: str, source: str = "test") -> Non
         )
 
 
-def _square(lon: float, lat: float, half: float) -> list[list[list[float]]]:
-    return [
-        [
-            [lon - half, lat - half],
-            [lon + half, lat - half],
-            [lon + half, lat + half],
-            [lon - half, lat + half],
-            [lon - half, lat - half],
-        ]
-    ]
+def feature(geom: BaseGeometry, **props: object) -> dict[str, Any]:
+    """A GeoJSON Feature of a shapely geometry and properties."""
+    return {"type": "Feature", "properties": props, "geometry": mapping(geom)}
+
+
+def feature_collection(*features: dict[str, Any]) -> bytes:
+    """A GeoJSON FeatureCollection as UTF-8 bytes."""
+    doc = {"type": "FeatureCollection", "features": list(features)}
+    return json.dumps(doc, ensure_ascii=False).encode()
+
+
+def _square(lon: float, lat: float, half: float) -> BaseGeometry:
+    return shapely.box(lon - half, lat - half, lon + half, lat + half)
 
 
 def deepstate_style_geojson() -> bytes:
@@ -316,35 +321,26 @@ def deepstate_style_geojson() -> bytes:
     "Liberated" square around Sudzha, an "Occupied" square in Kharkiv oblast, an
     unmatched polygon, two points, and an HTML payload in a description.
     """
-    features = [
+    polygons = [
         ("Звільнено /// Liberated", "#1f5fbf", _square(35.27, 51.19, 0.06), PAYLOAD_TEXT),
         ("Окуповано /// Occupied", "#a52714", _square(35.9, 50.2, 0.05), ""),
         ("Невідомо /// Unknown", "#777777", _square(35.5, 51.3, 0.02), ""),
     ]
-    out: list[dict[str, object]] = [
-        {
-            "type": "Feature",
-            "properties": {
-                "name": name,
-                "fill": fill,
-                "fill-opacity": 0.3,
-                "stroke": fill,
-                "description": text,
-            },
-            "geometry": {"type": "Polygon", "coordinates": ring},
-        }
-        for name, fill, ring, text in features
-    ]
-    out += [
-        {
-            "type": "Feature",
-            "properties": {"name": "Бої /// Fighting", "marker-color": "#ff0000"},
-            "geometry": {"type": "Point", "coordinates": [35.3 + k / 10, 51.2]},
-        }
+    points = [
+        feature(
+            shapely.Point(35.3 + k / 10, 51.2), name="Бої /// Fighting", **{"marker-color": "#f00"}
+        )
         for k in range(2)
     ]
-    collection = {"type": "FeatureCollection", "features": out}
-    return json.dumps(collection, ensure_ascii=False).encode()
+    return feature_collection(
+        *(
+            feature(
+                geom, name=name, fill=fill, stroke=fill, description=text, **{"fill-opacity": 0.3}
+            )
+            for name, fill, geom, text in polygons
+        ),
+        *points,
+    )
 
 
 PAYLOAD_TEXT = "<img src=x onerror=alert(1)><script>alert(2)</script>"

@@ -320,5 +320,5 @@ def test_upload_preview_commit_and_see_it_on_the_map(
     expect(page.locator('[data-testid="stMetric"]')).to_have_count(3, timeout=60_000)
     _map_paths(page).first.wait_for(state="attached", timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / "upload-on-map.png"), full_page=True)
-    assert _held(page, "my-team") != "0 km²"
+    assert _held(page, "my-team") == "112 km²"  # the Liberated square around Sudzha
     assert dialogs == []

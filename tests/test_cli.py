@@ -301,7 +301,9 @@ def test_ingest_revisions_and_revert(cache: Path, tmp_path: Path) -> None:
     assert "skipped 2: not a polygon (Point)" in dry.stdout
     listed = run("revisions", "--format", "json", cache=cache, store=store)
     assert json.loads(listed.stdout) == []
-    done = run(*args, *NEW_CLAIMANT, "--source", "fixture", cache=cache, store=store)
+    done = run(
+        *args, *NEW_CLAIMANT, "--source", "fixture", "--who", "analyst", cache=cache, store=store
+    )
     assert done.returncode == 0, done.stderr
     assert "committed as revision(s) [1]" in done.stdout
     again = run(*args, "--source", "fixture", "--licence", "CC0-1.0", cache=cache, store=store)
@@ -312,17 +314,28 @@ def test_ingest_revisions_and_revert(cache: Path, tmp_path: Path) -> None:
     ]
     assert rows[0]["file_name"] == "ds.geojson"
     assert len(rows[0]["file_sha256"]) == 64
-    area = run(
+    kursk_ua = [
         "area", "--on", "2024-08-21", "--claimant", "my-team", "--side", "UA",
-        cache=cache, store=store,
-    )  # fmt: skip
+        "--within", "Kursk region",
+    ]  # fmt: skip
+    area = run(*kursk_ua, cache=cache, store=store)
     assert area.returncode == 0, area.stderr
-    assert float(area.stdout.strip().splitlines()[-1]) > 100
+    # The Liberated square around Sudzha: 0.12° × 0.12° at 51.19° N, about 112 km².
+    assert float(area.stdout.strip().splitlines()[-1]) == pytest.approx(112.0, abs=1.0)
     undo = run("revert", "1", "--who", "tester", cache=cache, store=store)
     assert "revision 2 reverts revision 1" in undo.stdout
-    table = run("revisions", cache=cache, store=store).stdout
-    assert "revert" in table
-    assert "my-team" in table
+    rows = json.loads(run("revisions", "--format", "json", cache=cache, store=store).stdout)
+    assert [(r["revision_id"], r["mode"], r["reverts"], r["who"]) for r in rows] == [
+        (1, "snapshot", None, "analyst"),
+        (2, "revert", 1, "tester"),
+    ]
+    table = run("revisions", "--claimant", "my-team", cache=cache, store=store).stdout
+    lines = table.strip().splitlines()
+    assert len(lines) == 3  # header and both revisions
+    assert lines[2].split()[0] == "2"
+    assert " revert " in lines[2]
+    area = run(*kursk_ua, cache=cache, store=store)
+    assert float(area.stdout.strip().splitlines()[-1]) == 0  # the map is reverted
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,6 @@ from typing import Any
 import geopandas as gpd
 import pytest
 import shapely
-from shapely.geometry import mapping as geojson_geometry
-from shapely.geometry.base import BaseGeometry
 
 from pipeline import ingest, settings
 from pipeline.build import Theatre
@@ -24,6 +22,8 @@ from pipeline.errors import InputError
 from pipeline.ingest import Mapping, commit, ingest_bytes, parse_patterns, preview
 from pipeline.store import GeoPackageStore
 from pipeline.upload_read import UploadError
+from tests.conftest import feature as _feature
+from tests.conftest import feature_collection as _fc
 
 DAY = dt.date(2024, 8, 20)
 TODAY = dt.date(2025, 6, 1)
@@ -40,15 +40,6 @@ FAR_AWAY = shapely.box(10.0, 10.0, 10.1, 10.1)
 BOW_TIE = shapely.Polygon([(35.20, 51.15), (35.35, 51.25), (35.35, 51.15), (35.20, 51.25)])
 XSS_SCRIPT = "<script>alert(1)</script>"
 XSS_IMG = "<img src=x onerror=alert(1)>"
-
-
-def _feature(geom: BaseGeometry, **props: object) -> dict[str, Any]:
-    return {"type": "Feature", "properties": props, "geometry": geojson_geometry(geom)}
-
-
-def _fc(*features: dict[str, Any]) -> bytes:
-    doc = {"type": "FeatureCollection", "features": list(features)}
-    return json.dumps(doc, ensure_ascii=False).encode()
 
 
 def _deepstate() -> bytes:

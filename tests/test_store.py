@@ -216,3 +216,25 @@ def test_a_batch_registers_its_claimant_atomically(tmp_path: Path) -> None:
     assert len(store.polygons()) == 3
     store.revert(revs[0].revision_id, who="t")
     assert store.find("0" * 64, "my-team", '{"m": 1}') == [revs[1]]
+
+
+def test_fingerprint_follows_commits_and_opening_never_writes(tmp_path: Path) -> None:
+    path = tmp_path / "s.gpkg"
+    store = GeoPackageStore(path)
+    empty = store.fingerprint()
+    first = store.commit(_polys(), mode="patch", **PROVENANCE)
+    after_commit = store.fingerprint()
+    store.revert(first.revision_id, who="t")
+    after_revert = store.fingerprint()
+    assert len({empty, after_commit, after_revert}) == 3
+
+    def state() -> list[tuple[str, int, int]]:
+        files = sorted(tmp_path.iterdir())
+        return [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+
+    before = state()
+    time.sleep(0.01)
+    again = GeoPackageStore(path)  # the app opens the store on every rerun
+    assert again.fingerprint() == after_revert
+    assert [r.revision_id for r in again.revisions()] == [1, 2]
+    assert state() == before

@@ -32,14 +32,14 @@ import pyarrow.parquet as pq
 import pyogrio
 import pytest
 import shapely
-from shapely.geometry import mapping as geojson_geometry
-from shapely.geometry.base import BaseGeometry
 
 from pipeline import ingest, upload_read
 from pipeline.build import Theatre
 from pipeline.errors import InputError
 from pipeline.store import GeoPackageStore
 from pipeline.upload_read import UploadError, read_upload
+from tests.conftest import feature as _feature
+from tests.conftest import feature_collection as _fc
 
 DAY = dt.date(2024, 8, 20)
 MAPPING = ingest.Mapping("deepstate", date=DAY, side="UA")
@@ -57,15 +57,6 @@ SHAPELY_NAN = "ignore:invalid value encountered in from_wkb:RuntimeWarning"
 
 # ---------------------------------------------------------------------------------------
 # Builders
-
-
-def _feature(geom: BaseGeometry, **props: object) -> dict[str, Any]:
-    return {"type": "Feature", "properties": props, "geometry": geojson_geometry(geom)}
-
-
-def _fc(*features: dict[str, Any]) -> bytes:
-    doc = {"type": "FeatureCollection", "features": list(features)}
-    return json.dumps(doc, ensure_ascii=False).encode()
 
 
 def _fc_text(*geometries: str) -> bytes:
