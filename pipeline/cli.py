@@ -18,6 +18,9 @@ Commands (a stable contract; tests and users call them):
     The store's revision history (JSON: a list, one object per revision).
 ``revert REVISION --who NAME``
     Revert a revision (a new revision; nothing is deleted).
+``snapshot --on D --claimant C [...] --out FILE.png|svg|pdf|html|geojson|gpkg|gif|mp4|zip``
+    A citable figure, offline map, data file, animation or batch (see
+    :mod:`pipeline.cli_snapshot`).
 
 Every command reads the store named by ``--store`` (default ``FRONTLINE_STORE`` or
 ``data/store/frontline.gpkg``), so uploaded claimants work like any other.
@@ -42,7 +45,7 @@ from typing import Any, TextIO
 import pandas as pd
 from tqdm import tqdm
 
-from pipeline import ingest, settings
+from pipeline import cli_snapshot, ingest, settings
 from pipeline.build import LOAD_STEPS, Theatre, load_theatre
 from pipeline.claims import area_figures, parse_date
 from pipeline.errors import AmbiguousPlaceError, FrontlineError, InputError
@@ -151,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     undo = sub.add_parser("revert", help="revert a revision (appends a new one)")
     undo.add_argument("revision", type=int, help="revision id")
     undo.add_argument("--who", default=os.environ.get("USER", "cli"), help="who reverts it")
+    cli_snapshot.add_parser(sub, _date)
     return parser
 
 
@@ -477,6 +481,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         "geocode": cmd_geocode,
         "area": cmd_area,
         "timeline": cmd_timeline,
+        "snapshot": cli_snapshot.cmd_snapshot,
     }
     try:
         if args.command == "revisions":

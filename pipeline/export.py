@@ -1,0 +1,644 @@
+"""Every export of a snapshot: figures, offline HTML, data files, animations and batches.
+
+:func:`export_bytes` turns a :class:`~pipeline.snapshot.Snapshot` into the bytes of one
+format, chosen by :func:`format_of` from a file name. Figures come from
+:mod:`pipeline.render`; the HTML map is the app's own Leaflet map with Leaflet inlined from
+the installed ``xstatic-leaflet`` package, so the file opens with no network; GeoJSON and
+GeoPackage hold exactly the geometries a figure draws (:func:`pipeline.snapshot.drawn_layers`)
+with their sources; GIF (Pillow) and MP4 (the ffmpeg binary of ``imageio-ffmpeg``) animate a
+date range; a zip holds one figure per date with a manifest and citations.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import html
+import io
+import json
+import re
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import folium
+import numpy as np
+import pandas as pd
+import pyogrio
+
+from pipeline import assets, settings
+from pipeline.basemap import Basemap
+from pipeline.build import Theatre
+from pipeline.errors import InputError
+from pipeline.render import FORMATS as FIGURE_FORMATS
+from pipeline.render import Canvas, compare_figure, frames
+from pipeline.snapshot import (
+    Snapshot,
+    citation,
+    data_version,
+    drawn_layers,
+    figure_id,
+    label_candidates,
+    source_line,
+    stamp_line,
+    title_of,
+)
+from pipeline.webmap import base_map, ground_layer
+
+EXPORTS: tuple[str, ...] = (*FIGURE_FORMATS, "html", "geojson", "gpkg", "gif", "mp4", "zip")
+"""Every export format, named by its file extension."""
+
+SERIES_FORMATS: tuple[str, ...] = ("gif", "mp4", "zip")
+"""Formats that show a date range (``--to`` and ``--step``)."""
+
+MAX_FRAMES = 400
+"""At most this many dates in one animation or batch."""
+
+FRAME_MS = 700
+"""How long each date shows in an animation."""
+
+MIME: dict[str, str] = {
+    "png": "image/png",
+    "svg": "image/svg+xml",
+    "pdf": "application/pdf",
+    "html": "text/html",
+    "geojson": "application/geo+json",
+    "gpkg": "application/geopackage+sqlite3",
+    "gif": "image/gif",
+    "mp4": "video/mp4",
+    "zip": "application/zip",
+}
+
+
+def format_of(name: str) -> str:
+    """The export format a file name asks for, from its extension.
+
+    Parameters
+    ----------
+    name : str
+        A file name or path.
+
+    Returns
+    -------
+    str
+        One of :data:`EXPORTS`.
+
+    Raises
+    ------
+    InputError
+        When the extension is missing or not an export format.
+
+    Examples
+    --------
+    >>> format_of("kursk.PNG")
+    'png'
+    """
+    ext = Path(name).suffix.lower().lstrip(".")
+    if ext not in EXPORTS:
+        msg = f"bad output {name!r}: the extension must be one of {', '.join(EXPORTS)}"
+        raise InputError(msg)
+    return ext
+
+
+def parse_step(spec: str) -> dt.timedelta:
+    """Read a step between dates: ``7d``, ``2w`` or a number of days.
+
+    Parameters
+    ----------
+    spec : str
+        The step.
+
+    Returns
+    -------
+    datetime.timedelta
+        At least one day.
+
+    Raises
+    ------
+    InputError
+        When the spelling is unknown or the step not positive.
+
+    Examples
+    --------
+    >>> parse_step("2w").days
+    14
+    """
+    m = re.fullmatch(r"\s*(\d{1,4})\s*([dw]?)\s*", spec.lower())
+    if m is None or int(m[1]) == 0:
+        msg = f"bad step {spec!r}: use a positive number of days or weeks, e.g. 7d or 2w"
+        raise InputError(msg)
+    return dt.timedelta(days=int(m[1]) * (7 if m[2] == "w" else 1))
+
+
+def series_days(start: dt.date, end: dt.date, step: dt.timedelta) -> list[dt.date]:
+    """Dates from ``start`` to ``end`` by ``step``; ``end`` is always the last one.
+
+    Parameters
+    ----------
+    start, end : datetime.date
+        First and last date.
+    step : datetime.timedelta
+        Step.
+
+    Returns
+    -------
+    list of datetime.date
+        The dates.
+
+    Raises
+    ------
+    InputError
+        When ``end`` is before ``start`` or there would be more than :data:`MAX_FRAMES`.
+
+    Examples
+    --------
+    >>> [d.day for d in series_days(dt.date(2024, 8, 1), dt.date(2024, 8, 20), dt.timedelta(7))]
+    [1, 8, 15, 20]
+    """
+    if end < start:
+        msg = f"bad date range: --to {end.isoformat()} is before {start.isoformat()}"
+        raise InputError(msg)
+    count = (end - start) // step + 1
+    if count > MAX_FRAMES:
+        msg = (
+            f"too many dates ({count}) from {start} to {end}: at most {MAX_FRAMES}; "
+            "use a longer step"
+        )
+        raise InputError(msg)
+    days = [start + i * step for i in range(count)]
+    if days[-1] != end:
+        days.append(end)
+    return days
+
+
+# -- data --------------------------------------------------------------------------------
+
+
+def _properties(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    clean = frame.astype(object).where(frame.notna(), None)
+    return [{str(k): v for k, v in r.items()} for r in clean.to_dict(orient="records")]
+
+
+def _settlements(theatre: Theatre, snap: Snapshot) -> pd.DataFrame:
+    places = label_candidates(theatre, snap)
+    lonlat = theatre.places.set_index("place_id").loc[places["place_id"], ["lon", "lat"]]
+    return places.assign(lon=lonlat["lon"].to_numpy(), lat=lonlat["lat"].to_numpy()).drop(
+        columns=["x", "y"]
+    )
+
+
+def geojson_bytes(theatre: Theatre, snap: Snapshot) -> bytes:
+    """The figure's layers as one GeoJSON FeatureCollection (EPSG:4326).
+
+    Each feature carries its ``layer`` (``ground``, ``disagreement``, ``change`` or
+    ``settlement``) and the same source properties the figure credits; the collection
+    carries the title, citation and data-version stamp as foreign members.
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    snap : Snapshot
+        The request.
+
+    Returns
+    -------
+    bytes
+        UTF-8 JSON.
+    """
+    features: list[dict[str, Any]] = []
+    for name, gdf in drawn_layers(theatre, snap).items():
+        props = _properties(pd.DataFrame(gdf.drop(columns="geometry")))
+        for geom, p in zip(json.loads(gdf.to_json(drop_id=True))["features"], props, strict=True):
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": geom["geometry"],
+                    "properties": {"layer": name, **p},
+                }
+            )
+    places = _settlements(theatre, snap)
+    for p in _properties(places):
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [p["lon"], p["lat"]]},
+                "properties": {"layer": "settlement", **p},
+            }
+        )
+    doc = {
+        "type": "FeatureCollection",
+        "title": title_of(snap),
+        "date": snap.day.isoformat(),
+        "claimants": list(snap.views),
+        "since": snap.since.isoformat() if snap.since else None,
+        "extent": snap.extent.label,
+        "bbox": [round(v, 5) for v in snap.extent.lonlat_bounds],
+        "data_version": data_version(theatre),
+        "figure_id": figure_id(theatre, snap),
+        "sources": source_line(theatre, snap),
+        "citation": citation(theatre, snap),
+        "features": features,
+    }
+    return json.dumps(doc, ensure_ascii=False).encode()
+
+
+def gpkg_bytes(theatre: Theatre, snap: Snapshot) -> bytes:
+    """The figure's layers as a GeoPackage, one table per layer (opens in QGIS).
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    snap : Snapshot
+        The request.
+
+    Returns
+    -------
+    bytes
+        The GeoPackage file (tables ``ground``, ``disagreement``, ``change`` when drawn,
+        ``settlement``, and ``snapshot`` with the title, citation and stamps).
+    """
+    import geopandas as gpd
+    import shapely
+
+    layers = dict(drawn_layers(theatre, snap))
+    places = _settlements(theatre, snap)
+    layers["settlement"] = gpd.GeoDataFrame(
+        places, geometry=shapely.points(places["lon"], places["lat"]), crs=settings.GEO_CRS
+    )
+    meta = pd.DataFrame(
+        [
+            {
+                "title": title_of(snap),
+                "date": snap.day.isoformat(),
+                "claimants": ",".join(snap.views),
+                "since": snap.since.isoformat() if snap.since else None,
+                "extent": snap.extent.label,
+                "data_version": data_version(theatre),
+                "figure_id": figure_id(theatre, snap),
+                "sources": source_line(theatre, snap),
+                "citation": citation(theatre, snap),
+            }
+        ]
+    )
+    with tempfile.TemporaryDirectory(prefix="frontline-gpkg-") as tmp:
+        path = Path(tmp) / "snapshot.gpkg"
+        for name, gdf in layers.items():
+            pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG", append=path.exists())
+        pyogrio.write_dataframe(meta, path, layer="snapshot", driver="GPKG", append=True)
+        return path.read_bytes()
+
+
+# -- offline HTML ------------------------------------------------------------------------
+
+
+def _inline_css(css: str) -> str:
+    """Leaflet's CSS with its images as data URIs (no file beside the page is needed)."""
+
+    def image(m: re.Match[str]) -> str:
+        path = assets.LEAFLET_DIR / m[1]
+        if not path.is_file():
+            return m[0]
+        data = base64.b64encode(path.read_bytes()).decode()
+        kind = "svg+xml" if path.suffix == ".svg" else path.suffix.lstrip(".")
+        return f"url(data:image/{kind};base64,{data})"
+
+    return re.sub(r"url\((images/[A-Za-z0-9_.\-]+)\)", image, css)
+
+
+def html_bytes(theatre: Theatre, snap: Snapshot, permalink: str | None = None) -> bytes:
+    """A standalone HTML map of the snapshot that opens offline.
+
+    The page is the app's map (regions, border, settlements with their claims, each view's
+    ground, the disagreement and the change since), fitted to the extent, with Leaflet's
+    script, styles and images inlined and a header giving the title, sources and stamps.
+    OpenStreetMap tiles draw under it when the network reaches them.
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    snap : Snapshot
+        The request.
+    permalink : str, optional
+        The map page's address for this view, put in the citation.
+
+    Returns
+    -------
+    bytes
+        UTF-8 HTML.
+    """
+    fmap = base_map(theatre)
+    ground_layer(theatre, list(snap.views), snap.day, since=snap.since).add_to(fmap)
+    lon0, lat0, lon1, lat1 = snap.extent.lonlat_bounds
+    fmap.fit_bounds([[lat0, lon0], [lat1, lon1]])
+    header = (
+        '<div style="position:fixed;z-index:1000;top:8px;left:54px;right:8px;max-width:720px;'
+        "background:rgba(255,255,255,.93);padding:6px 10px;font:13px/1.35 sans-serif;"
+        'border:1px solid #999">'
+        f"<b>{html.escape(title_of(snap))}</b><br>"
+        f"{html.escape(source_line(theatre, snap))}<br>"
+        f'<span style="font-family:monospace">{html.escape(stamp_line(theatre, snap))}</span><br>'
+        f"<i>Cite as:</i> {html.escape(citation(theatre, snap, permalink))}</div>"
+    )
+    fmap.get_root().html.add_child(folium.Element(header))  # type: ignore[attr-defined]
+    page = fmap.get_root().render()
+    js = (
+        (assets.LEAFLET_DIR / "leaflet.js")
+        .read_text(encoding="utf-8")
+        .replace("</script", "<\\/script")
+    )
+    css = _inline_css((assets.LEAFLET_DIR / "leaflet.css").read_text(encoding="utf-8"))
+    page, n_js = re.subn(
+        r'<script src="[^"]*/leaflet\.js"></script>', lambda _: f"<script>{js}</script>", page
+    )
+    page, n_css = re.subn(
+        r'<link rel="stylesheet" href="[^"]*/leaflet\.css"\s*/?>',
+        lambda _: f"<style>{css}</style>",
+        page,
+    )
+    if n_js != 1 or n_css != 1:  # folium changed how it writes its assets
+        msg = f"could not inline Leaflet into the HTML export (script {n_js}, style {n_css})"
+        raise RuntimeError(msg)
+    return page.encode()
+
+
+# -- animations and batches ----------------------------------------------------------------
+
+
+def gif_bytes(
+    theatre: Theatre,
+    snap: Snapshot,
+    days: Sequence[dt.date],
+    basemap: Basemap | str = "none",
+    notes: list[str] | None = None,
+) -> bytes:
+    """An animated GIF of the snapshot over dates (loops; the last date holds longer).
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    snap : Snapshot
+        The request (extent, size, views and ``since`` hold for every frame).
+    days : sequence of datetime.date
+        The dates.
+    basemap : Basemap or str, default "none"
+        Tiles under the map.
+    notes : list of str, optional
+        Receives the basemap's note.
+
+    Returns
+    -------
+    bytes
+        The GIF.
+    """
+    from PIL import Image
+
+    images = [
+        Image.fromarray(rgb).quantize(
+            colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+        )
+        for rgb in frames(theatre, snap, days, basemap, notes)
+    ]
+    durations = [FRAME_MS] * len(images)
+    durations[-1] = FRAME_MS * 4
+    buf = io.BytesIO()
+    images[0].save(
+        buf,
+        format="GIF",
+        save_all=True,
+        append_images=images[1:],
+        duration=durations,
+        loop=0,
+        optimize=False,
+    )
+    return buf.getvalue()
+
+
+def mp4_bytes(
+    theatre: Theatre,
+    snap: Snapshot,
+    days: Sequence[dt.date],
+    basemap: Basemap | str = "none",
+    notes: list[str] | None = None,
+) -> bytes:
+    """An H.264 MP4 of the snapshot over dates, through ``imageio-ffmpeg``'s ffmpeg.
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    snap : Snapshot
+        The request.
+    days : sequence of datetime.date
+        The dates.
+    basemap : Basemap or str, default "none"
+        Tiles under the map.
+    notes : list of str, optional
+        Receives the basemap's note.
+
+    Returns
+    -------
+    bytes
+        The MP4 (yuv420p, so every player opens it; odd sizes are padded by a pixel).
+    """
+    import imageio_ffmpeg
+
+    w, h = snap.size.width, snap.size.height
+    fps = 1000 / FRAME_MS
+    with tempfile.TemporaryDirectory(prefix="frontline-mp4-") as tmp:
+        path = Path(tmp) / "snapshot.mp4"
+        writer = imageio_ffmpeg.write_frames(
+            str(path),
+            (w + w % 2, h + h % 2),
+            fps=fps,
+            codec="libx264",
+            pix_fmt_out="yuv420p",
+            macro_block_size=1,
+            output_params=["-movflags", "+faststart"],
+            ffmpeg_log_level="error",
+        )
+        writer.send(None)
+        for rgb in frames(theatre, snap, [*days, days[-1], days[-1]], basemap, notes):
+            padded = np.pad(rgb, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+            writer.send(np.ascontiguousarray(padded))
+        writer.close()
+        return path.read_bytes()
+
+
+def zip_bytes(
+    theatre: Theatre,
+    snap: Snapshot,
+    days: Sequence[dt.date],
+    inner: str = "png",
+    basemap: Basemap | str = "none",
+    notes: list[str] | None = None,
+) -> bytes:
+    """One figure per date in a zip, with ``manifest.json`` and ``CITATION.txt``.
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    snap : Snapshot
+        The request.
+    days : sequence of datetime.date
+        The dates.
+    inner : {"png", "svg", "pdf"}, default "png"
+        Format of each figure.
+    basemap : Basemap or str, default "none"
+        Tiles under the maps.
+    notes : list of str, optional
+        Receives the basemap's note.
+
+    Returns
+    -------
+    bytes
+        The zip (deterministic: fixed timestamps, files in date order).
+    """
+    if inner not in FIGURE_FORMATS:
+        msg = f"bad figure format {inner!r} for a batch: use one of {', '.join(FIGURE_FORMATS)}"
+        raise InputError(msg)
+    buf = io.BytesIO()
+    manifest: list[dict[str, str]] = []
+    cites: list[str] = []
+    canvas: Canvas | None = None
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for day in days:
+            frame = replace(snap, day=day)
+            if canvas is None:
+                canvas = Canvas(theatre, frame, basemap)
+                if notes is not None and canvas.basemap_note:
+                    notes.append(canvas.basemap_note)
+            else:
+                canvas.set_date(frame)
+            data = canvas.to_bytes(inner)
+            name = f"frontline-{day.isoformat()}.{inner}"
+            zf.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), data)
+            manifest.append(
+                {
+                    "file": name,
+                    "date": day.isoformat(),
+                    "figure_id": figure_id(theatre, frame),
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                }
+            )
+            cites.append(f"{name}: {citation(theatre, frame)}")
+        doc = {
+            "claimants": list(snap.views),
+            "since": snap.since.isoformat() if snap.since else None,
+            "extent": snap.extent.label,
+            "data_version": data_version(theatre),
+            "sources": source_line(theatre, snap),
+            "files": manifest,
+        }
+        fixed = (2024, 1, 1, 0, 0, 0)
+        zf.writestr(
+            zipfile.ZipInfo("manifest.json", fixed), json.dumps(doc, indent=2, ensure_ascii=False)
+        )
+        zf.writestr(zipfile.ZipInfo("CITATION.txt", fixed), "\n".join(cites) + "\n")
+    return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class Export:
+    """One export's content and what the reader should know about it.
+
+    Attributes
+    ----------
+    data : bytes
+        The file's content.
+    fmt : str
+        Its format (one of :data:`EXPORTS`).
+    notes : tuple of str
+        The basemap's credit, or why the offline style was used.
+    """
+
+    data: bytes
+    fmt: str
+    notes: tuple[str, ...] = ()
+
+    @property
+    def mime(self) -> str:
+        """The content's media type."""
+        return MIME[self.fmt]
+
+
+def export_snapshot(
+    theatre: Theatre,
+    snap: Snapshot,
+    fmt: str,
+    *,
+    days: Sequence[dt.date] | None = None,
+    basemap: Basemap | str = "none",
+    side_by_side: bool = False,
+    permalink: str | None = None,
+    batch_format: str = "png",
+) -> Export:
+    """One export of a snapshot, by format.
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    snap : Snapshot
+        The request.
+    fmt : str
+        One of :data:`EXPORTS`.
+    days : sequence of datetime.date, optional
+        The dates of a GIF, MP4 or zip (default: the snapshot's date alone).
+    basemap : Basemap or str, default "none"
+        Tiles under static maps.
+    side_by_side : bool, default False
+        For PNG/SVG/PDF: the two-date comparison figure (``since`` beside the date).
+    permalink : str, optional
+        The map page's address, for the HTML export's citation.
+    batch_format : {"png", "svg", "pdf"}, default "png"
+        Format of each figure in a zip.
+
+    Returns
+    -------
+    Export
+        The content, its format and notes.
+
+    Raises
+    ------
+    InputError
+        For an unknown format, a comparison without ``since``, or dates given to a
+        format that shows one date.
+    """
+    if fmt not in EXPORTS:
+        msg = f"bad format {fmt!r}: use one of {', '.join(EXPORTS)}"
+        raise InputError(msg)
+    if days is not None and len(days) > 1 and fmt not in SERIES_FORMATS:
+        msg = f"a date range needs a series format ({', '.join(SERIES_FORMATS)}), not {fmt!r}"
+        raise InputError(msg)
+    series = list(days) if days else [snap.day]
+    notes: list[str] = []
+    data: bytes
+    if fmt in FIGURE_FORMATS:
+        if side_by_side:
+            data = compare_figure(theatre, snap, fmt, basemap)
+        else:
+            canvas = Canvas(theatre, snap, basemap)
+            notes.append(canvas.basemap_note)
+            data = canvas.to_bytes(fmt)
+    elif fmt == "html":
+        data = html_bytes(theatre, snap, permalink)
+    elif fmt == "geojson":
+        data = geojson_bytes(theatre, snap)
+    elif fmt == "gpkg":
+        data = gpkg_bytes(theatre, snap)
+    elif fmt == "gif":
+        data = gif_bytes(theatre, snap, series, basemap, notes)
+    elif fmt == "mp4":
+        data = mp4_bytes(theatre, snap, series, basemap, notes)
+    else:
+        data = zip_bytes(theatre, snap, series, batch_format, basemap, notes)
+    return Export(data, fmt, tuple(n for n in notes if n))

@@ -1,0 +1,794 @@
+"""Snapshot requests: what a citable figure shows, where, how large, and from which data.
+
+A :class:`Snapshot` names a date, the views (claimant ids or ``consolidated``; the first
+is filled), an optional earlier date to show change since, an extent and a size. The same
+request drives every export (:mod:`pipeline.render` for PNG/SVG/PDF, :mod:`pipeline.export`
+for HTML, GeoJSON, GeoPackage, GIF, MP4 and zip batches), and :func:`drawn_layers` returns
+exactly the geometries a figure draws, with their sources.
+
+The **data-version stamp** is the theatre's fingerprint: a hash of every input file, the
+cell settings, the package version and, with uploads, the store's revisions. The
+**figure id** hashes that stamp with the request, so two figures with the same id show the
+same thing drawn from the same data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+import pipeline
+from pipeline import settings
+from pipeline.build import Theatre
+from pipeline.errors import FrontlineError, InputError
+from pipeline.timeline import SIDE_CODES
+from pipeline.viewstate import MAX_VIEWS
+
+DRAW_CRS: str = settings.EQUAL_AREA_CRS
+"""Figures are drawn in the theatre's equal-area projection (metres; north is up to within
+about 2 degrees across the theatre), so the scale bar holds everywhere on the map."""
+
+SIZES: dict[str, tuple[int, int, float]] = {
+    "a4": (3508, 2480, 300.0),
+    "slide": (1920, 1080, 150.0),
+    "square": (1080, 1080, 150.0),
+}
+"""Size presets: width and height in pixels, and dots per inch (A4 landscape at 300 dpi)."""
+
+MIN_SIDE_PX = 320
+MAX_SIDE_PX = 8000
+MAX_PIXELS = 40_000_000
+
+DEFAULT_EXTENT = "Kursk salient"
+"""The extent a snapshot frames when none is given."""
+
+PLACE_MARGIN_KM = 15.0
+"""Margin around a named settlement when none is given (``Sudzha`` = ``Sudzha+15km``)."""
+
+FRAME_MARGIN = 0.12
+"""Margin around a named area, as a share of its larger side."""
+
+PERMALINK_VIEWPORT_PX: tuple[int, int] = (1100, 560)
+"""The map page's usual viewport, used to turn its ``map=lat,lon,zoom`` into bounds."""
+
+ATTRIBUTION = (
+    "Settlements: GeoNames (CC BY 4.0) and cited sources. "
+    "Borders: © OpenStreetMap contributors (ODbL), Natural Earth (public domain)."
+)
+"""What every figure made from ``data/geo/`` must credit (see ``data/geo/SOURCES.md``)."""
+
+_TO_DRAW = pyproj.Transformer.from_crs(settings.GEO_CRS, DRAW_CRS, always_xy=True)
+_TO_GEO = pyproj.Transformer.from_crs(DRAW_CRS, settings.GEO_CRS, always_xy=True)
+
+
+@dataclass(frozen=True)
+class Size:
+    """Output size of a figure.
+
+    Attributes
+    ----------
+    name : str
+        Preset name or ``WxH``.
+    width, height : int
+        Pixels of a raster export.
+    dpi : float
+        Dots per inch: ``width / dpi`` is the figure's width in inches (vector exports).
+    """
+
+    name: str
+    width: int
+    height: int
+    dpi: float
+
+    @property
+    def inches(self) -> tuple[float, float]:
+        """Width and height in inches."""
+        return self.width / self.dpi, self.height / self.dpi
+
+
+def parse_size(spec: str) -> Size:
+    """Read a size: ``a4``, ``slide``, ``square`` or ``WIDTHxHEIGHT`` in pixels.
+
+    Parameters
+    ----------
+    spec : str
+        The size.
+
+    Returns
+    -------
+    Size
+        The size; a custom one gets a dpi that keeps text legible (width 6 to 16 in).
+
+    Raises
+    ------
+    InputError
+        When the spelling is unknown or the size out of bounds.
+
+    Examples
+    --------
+    >>> parse_size("slide")
+    Size(name='slide', width=1920, height=1080, dpi=150.0)
+    >>> parse_size("1600x1200").inches
+    (10.666666666666666, 8.0)
+    """
+    key = spec.strip().lower()
+    if key in SIZES:
+        w, h, dpi = SIZES[key]
+        return Size(key, w, h, dpi)
+    m = re.fullmatch(r"(\d{1,5})\s*[x×]\s*(\d{1,5})", key)
+    if m is None:
+        msg = (
+            f"bad size {spec!r}: use {', '.join(SIZES)} or WIDTHxHEIGHT in pixels (e.g. 1600x1200)"
+        )
+        raise InputError(msg)
+    w, h = int(m[1]), int(m[2])
+    if not (MIN_SIDE_PX <= w <= MAX_SIDE_PX and MIN_SIDE_PX <= h <= MAX_SIDE_PX):
+        msg = f"bad size {spec!r}: each side must be {MIN_SIDE_PX} to {MAX_SIDE_PX} pixels"
+        raise InputError(msg)
+    if w * h > MAX_PIXELS:
+        msg = f"bad size {spec!r}: {w * h:,} pixels is over the cap of {MAX_PIXELS:,}"
+        raise InputError(msg)
+    width_in = min(max(w / 150.0, 6.0), 16.0)
+    return Size(f"{w}x{h}", w, h, w / width_in)
+
+
+@dataclass(frozen=True)
+class Extent:
+    """The ground a figure frames.
+
+    Attributes
+    ----------
+    label : str
+        How it was asked for (``"Kursk salient"``, ``"Sudzha+15km"``, a bbox, ``"theatre"``).
+    bounds : tuple of float
+        ``(minx, miny, maxx, maxy)`` in :data:`DRAW_CRS` metres, before fitting to a frame.
+    note : str
+        How the bounds were derived, for the figure's footnote (may be empty).
+    """
+
+    label: str
+    bounds: tuple[float, float, float, float]
+    note: str = ""
+
+    @property
+    def lonlat_bounds(self) -> tuple[float, float, float, float]:
+        """The bounds in longitude and latitude (EPSG:4326)."""
+        x0, y0, x1, y1 = self.bounds
+        lon0, lat0, lon1, lat1 = _TO_GEO.transform_bounds(x0, y0, x1, y1)
+        return (float(lon0), float(lat0), float(lon1), float(lat1))
+
+
+def fit_bounds(
+    bounds: tuple[float, float, float, float], aspect: float
+) -> tuple[float, float, float, float]:
+    """Grow bounds (never shrink them) to a width/height ratio, about their centre.
+
+    Parameters
+    ----------
+    bounds : tuple of float
+        ``(minx, miny, maxx, maxy)``.
+    aspect : float
+        Width over height of the frame.
+
+    Returns
+    -------
+    tuple of float
+        The grown bounds.
+
+    Examples
+    --------
+    >>> fit_bounds((0, 0, 10, 10), 2.0)
+    (-5.0, 0.0, 15.0, 10.0)
+    """
+    x0, y0, x1, y1 = (float(v) for v in bounds)
+    w, h = x1 - x0, y1 - y0
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    if w / h < aspect:
+        w = h * aspect
+    else:
+        h = w / aspect
+    return (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+
+
+def _grow(geom: shapely.Geometry, label: str, note: str = "") -> Extent:
+    x0, y0, x1, y1 = shapely.bounds(geom)
+    pad = FRAME_MARGIN * max(x1 - x0, y1 - y0, 10_000.0)
+    return Extent(label, (x0 - pad, y0 - pad, x1 + pad, y1 + pad), note)
+
+
+def _salient_extent(theatre: Theatre, region_id: str, views: Sequence[str], label: str) -> Extent:
+    """Every cell of the region any of the views ever gave to Ukraine or called contested."""
+    in_region = (theatre.cells["region_id"] == region_id).to_numpy()
+    ever = np.zeros(len(theatre.cells), dtype=bool)
+    held = (SIDE_CODES["UA"], SIDE_CODES["contested"])
+    for view in views:
+        table = theatre.table(view)
+        for day in table.dates:
+            ever |= np.isin(table.cell_status(day), held)
+    sel = ever & in_region
+    if not sel.any():
+        msg = f"extent {label!r}: no view asked for ever gives ground there to Ukraine"
+        raise InputError(msg)
+    geom = shapely.union_all(theatre.cells.geometry.to_numpy()[sel])
+    note = "framed on all the ground the views ever gave to Ukraine or called contested there"
+    return _grow(geom, label, note)
+
+
+def _bbox_extent(theatre: Theatre, spec: str, numbers: list[float]) -> Extent:
+    lon0, lat0, lon1, lat1 = numbers
+    if not (-180 <= lon0 < lon1 <= 180 and -90 <= lat0 < lat1 <= 90):
+        msg = (
+            f"bad extent {spec!r}: a bounding box is min_lon,min_lat,max_lon,max_lat "
+            "with min < max, in degrees"
+        )
+        raise InputError(msg)
+    box = shapely.box(lon0, lat0, lon1, lat1)
+    if not box.intersects(theatre.extent):
+        msg = f"bad extent {spec!r}: the box does not touch the theatre"
+        raise InputError(msg)
+    x0, y0, x1, y1 = _TO_DRAW.transform_bounds(lon0, lat0, lon1, lat1)
+    if min(x1 - x0, y1 - y0) < 1_000:
+        msg = f"bad extent {spec!r}: the box is under 1 km across"
+        raise InputError(msg)
+    return Extent(spec, (x0, y0, x1, y1))
+
+
+def extent_from_permalink(value: str) -> tuple[float, float, float, float]:
+    """Bounds (lon/lat) of the map page's view from its ``map=lat,lon,zoom`` parameter.
+
+    Parameters
+    ----------
+    value : str
+        The parameter's value, as the map page writes it.
+
+    Returns
+    -------
+    tuple of float
+        ``(min_lon, min_lat, max_lon, max_lat)`` of the map page's usual viewport.
+
+    Raises
+    ------
+    InputError
+        When the value is not three numbers in range.
+
+    Examples
+    --------
+    >>> [round(v, 2) for v in extent_from_permalink("51.2,35.3,10")]
+    [34.54, 50.96, 36.06, 51.44]
+    """
+    try:
+        lat, lon, zoom = (float(v) for v in value.split(","))
+    except ValueError:
+        msg = f"bad map view {value!r}: expected lat,lon,zoom (e.g. 51.2,35.3,10)"
+        raise InputError(msg) from None
+    if not (abs(lat) <= 85 and abs(lon) <= 180 and 3 <= zoom <= 18):
+        msg = f"bad map view {value!r}: latitude, longitude or zoom (3 to 18) out of range"
+        raise InputError(msg)
+    # Web Mercator: 256 px tiles, 2**zoom of them around the world.
+    deg_per_px = 360.0 / (256 * 2**zoom)
+    w, h = PERMALINK_VIEWPORT_PX
+    half_lon = w / 2 * deg_per_px
+    y = math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+    dy = h / 2 * math.radians(deg_per_px)
+    lat0 = math.degrees(2 * math.atan(math.exp(y - dy)) - math.pi / 2)
+    lat1 = math.degrees(2 * math.atan(math.exp(y + dy)) - math.pi / 2)
+    return (lon - half_lon, lat0, lon + half_lon, lat1)
+
+
+def resolve_extent(theatre: Theatre, spec: str | None, views: Sequence[str]) -> Extent:
+    """Turn an extent spelling into bounds.
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    spec : str or None
+        ``theatre``; a salient (``Kursk salient``: all the ground the views ever gave
+        to Ukraine there); a region; a settlement, optionally with a margin
+        (``Sudzha+25km``); ``map=lat,lon,zoom`` from the map page's permalink; or a box
+        ``min_lon,min_lat,max_lon,max_lat``. None means :data:`DEFAULT_EXTENT`.
+    views : sequence of str
+        The figure's views (a salient is framed on theirs).
+
+    Returns
+    -------
+    Extent
+        The extent.
+
+    Raises
+    ------
+    InputError
+        When the spelling names nothing in the theatre (with suggestions for names).
+    """
+    text = (spec or DEFAULT_EXTENT).strip()
+    if not text:
+        text = DEFAULT_EXTENT
+    if text.lower() == "theatre":
+        return _grow(shapely.transform(theatre.extent, _project_xy), "theatre")
+    if text.lower().startswith("map="):
+        return _bbox_extent(theatre, text, list(extent_from_permalink(text[4:])))
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) == 4:
+        try:
+            numbers = [float(p) for p in parts]
+        except ValueError:
+            numbers = []
+        if numbers:
+            return _bbox_extent(theatre, text, numbers)
+    margin_km = PLACE_MARGIN_KM
+    name = text
+    m = re.fullmatch(r"(.+?)\s*\+\s*(\d+(?:\.\d+)?)\s*km", text, flags=re.IGNORECASE)
+    if m is not None:
+        name, margin_km = m[1], float(m[2])
+        if not 0.5 <= margin_km <= 300:
+            msg = f"bad extent {text!r}: the margin must be 0.5 to 300 km"
+            raise InputError(msg)
+    res = theatre.gazetteer.resolve(name)
+    if not res.candidates:
+        from pipeline.errors import PlaceNotFoundError
+
+        raise PlaceNotFoundError(name, theatre.gazetteer.suggest(res.parsed.name or name))
+    if res.ambiguous:
+        names = ", ".join(f"{c.name} ({c.region_id})" for c in res.candidates[:5])
+        msg = f"extent {name!r} is ambiguous: {names}; add the region, e.g. '{name}, Kursk region'"
+        raise InputError(msg)
+    best = res.candidates[0]
+    if res.kind == "salient":
+        return _salient_extent(theatre, best.place_id, views, text)
+    if best.kind == "region":
+        region = theatre.regions.loc[theatre.regions["region_id"] == best.place_id]
+        geom = shapely.transform(region.geometry.iloc[0], _project_xy)
+        return _grow(geom, text)
+    point = theatre.gazetteer.point(best.place_id)
+    if point is None:
+        msg = f"extent {name!r}: {best.name} has no known position (unlocated in the gazetteer)"
+        raise InputError(msg)
+    x, y = _TO_DRAW.transform(*point)
+    r = margin_km * 1000.0
+    label = text if m is not None else f"{best.name}+{margin_km:g}km"
+    return Extent(label, (x - r, y - r, x + r, y + r))
+
+
+def _project_xy(coords: np.ndarray) -> np.ndarray:
+    x, y = _TO_DRAW.transform(coords[:, 0], coords[:, 1])
+    return np.column_stack([x, y])
+
+
+def to_draw_crs(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Reproject a frame to :data:`DRAW_CRS`, refusing one without a CRS.
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+        Any frame with a CRS.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The frame in metres.
+
+    Raises
+    ------
+    InputError
+        When the frame has no CRS.
+    """
+    if gdf.crs is None:
+        msg = "a frame without a CRS cannot be drawn"
+        raise InputError(msg)
+    return gdf.to_crs(DRAW_CRS)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One figure's request.
+
+    Attributes
+    ----------
+    day : datetime.date
+        The date shown.
+    views : tuple of str
+        One to four views; the first is filled, the others outlined; the first two's
+        disagreement is hatched.
+    since : datetime.date or None
+        Outline what the first view's sides gained and lost since this earlier date.
+    extent : Extent
+        What the figure frames.
+    size : Size
+        Output size.
+    title : str or None
+        A title instead of the default one.
+    """
+
+    day: dt.date
+    views: tuple[str, ...]
+    since: dt.date | None = None
+    extent: Extent = field(default_factory=lambda: Extent("theatre", (0.0, 0.0, 1.0, 1.0)))
+    size: Size = field(default_factory=lambda: parse_size("slide"))
+    title: str | None = None
+
+
+def make_snapshot(
+    theatre: Theatre,
+    day: dt.date,
+    views: Sequence[str],
+    since: dt.date | None = None,
+    extent: str | None = None,
+    size: str = "slide",
+    title: str | None = None,
+) -> Snapshot:
+    """Check a request at the door and build the :class:`Snapshot`.
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    day : datetime.date
+        The date.
+    views : sequence of str
+        Claimant ids or ``consolidated``, one to four, first is filled.
+    since : datetime.date, optional
+        Show change since this earlier date.
+    extent : str, optional
+        See :func:`resolve_extent`.
+    size : str, default "slide"
+        See :func:`parse_size`.
+    title : str, optional
+        Replaces the default title.
+
+    Returns
+    -------
+    Snapshot
+        The checked request.
+
+    Raises
+    ------
+    InputError
+        Naming the first bad value: an unknown view, too many views, a date before the
+        theatre's start or in the future, ``since`` after ``day``, a bad extent or size.
+    """
+    chosen = list(dict.fromkeys(v.strip() for v in views if v.strip()))
+    if not chosen:
+        msg = "no claimant given: name at least one (e.g. --claimant ua-gs)"
+        raise InputError(msg)
+    if len(chosen) > MAX_VIEWS:
+        msg = f"too many claimants ({len(chosen)}): a figure shows at most {MAX_VIEWS}"
+        raise InputError(msg)
+    for view in chosen:
+        try:
+            theatre.view(view)
+        except FrontlineError as e:
+            msg = f"bad claimant {view!r}: {e}"
+            raise InputError(msg) from e
+    start, today = settings.THEATRE_START - dt.timedelta(days=1), dt.date.today()
+    for what, value in (("date", day), ("since date", since)):
+        if value is not None and not start <= value <= today:
+            msg = (
+                f"bad {what} {value.isoformat()!r}: outside the timeline "
+                f"({start.isoformat()} to today, {today.isoformat()})"
+            )
+            raise InputError(msg)
+    if since is not None and since > day:
+        msg = f"bad since date {since.isoformat()!r}: after the date {day.isoformat()}"
+        raise InputError(msg)
+    return Snapshot(
+        day=day,
+        views=tuple(chosen),
+        since=since,
+        extent=resolve_extent(theatre, extent, chosen),
+        size=parse_size(size),
+        title=title.strip() if title and title.strip() else None,
+    )
+
+
+def data_version(theatre: Theatre) -> str:
+    """The data-version stamp: a hash of every input the figure's data came from.
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre (with uploads, its fingerprint covers the store's revisions).
+
+    Returns
+    -------
+    str
+        12 hex digits.
+    """
+    return hashlib.sha256(f"frontline-data {theatre.fingerprint}".encode()).hexdigest()[:12]
+
+
+def figure_id(theatre: Theatre, snap: Snapshot) -> str:
+    """Hash of the data-version stamp and the request (date, views, since, extent, title).
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    snap : Snapshot
+        The request.
+
+    Returns
+    -------
+    str
+        8 hex digits: the same for the same data and request, whatever the size or format.
+    """
+    parts = [
+        data_version(theatre),
+        snap.day.isoformat(),
+        ",".join(snap.views),
+        snap.since.isoformat() if snap.since else "",
+        ",".join(f"{v:.0f}" for v in snap.extent.bounds),
+        snap.title or "",
+    ]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:8]
+
+
+def view_name(theatre: Theatre, view: str) -> str:
+    """A view's display name (the claimant's name, or how a consolidated view is made).
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    view : str
+        View spelling.
+
+    Returns
+    -------
+    str
+        For example ``"General Staff of Ukraine's Armed Forces / Ukrainian officials"``.
+    """
+    if view in theatre.claimants:
+        return theatre.claimants[view].name
+    return f"consolidated ({theatre.view(view).label})"
+
+
+def contributors(theatre: Theatre, view: str) -> set[str]:
+    """The claimants whose claims a view's map draws on (its own, and those it weighs).
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    view : str
+        View spelling.
+
+    Returns
+    -------
+    set of str
+        Claimant ids.
+    """
+    v = theatre.view(view)
+    return {*([v.claimant] if v.claimant else []), *v.sources, *v.opponents}
+
+
+def claim_sources(theatre: Theatre, view: str, day: dt.date, limit: int = 3) -> str:
+    """The publishers of a view's own claims up to a date, most cited first.
+
+    A claimant's view also weighs other claimants' claims (see
+    :func:`pipeline.timeline.parse_view`); those are credited under their own names.
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    view : str
+        View spelling.
+    day : datetime.date
+        The date shown.
+    limit : int, default 3
+        Publishers named; the rest are counted.
+
+    Returns
+    -------
+    str
+        For example ``"Reuters, Kyiv Independent, TASS (+4 more)"``; ``"uploaded maps"``
+        for a claimant with uploads only; ``"no claims by <date>"`` before its first claim.
+    """
+    v = theatre.view(view)
+    claimants = {v.claimant} if v.claimant else set(v.sources)
+    ledger = theatre.claims
+    used = ledger[ledger["claimant"].isin(claimants) & (ledger["date"] <= day)]
+    counts = used["publisher"].replace("", np.nan).dropna().value_counts()
+    if counts.empty:
+        if claimants & set(theatre.private) or not ledger["claimant"].isin(claimants).any():
+            return "uploaded maps"
+        return f"no claims by {day.isoformat()}"
+    names = [str(n) for n in counts.index[:limit]]
+    more = len(counts) - len(names)
+    return ", ".join(names) + (f" (+{more} more)" if more else "")
+
+
+def source_line(theatre: Theatre, snap: Snapshot, basemap: str | None = None) -> str:
+    """The figure's source line: claimants and their sources, data and basemap credits.
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    snap : Snapshot
+        The request.
+    basemap : str, optional
+        The basemap's attribution, when tiles were drawn.
+
+    Returns
+    -------
+    str
+        One paragraph.
+    """
+    claims = "; ".join(
+        f"{v} ({view_name(theatre, v)}) as reported by {claim_sources(theatre, v, snap.day)}"
+        for v in snap.views
+    )
+    weighed = sorted(set().union(*(contributors(theatre, v) for v in snap.views)) - set(snap.views))
+    also = f" The views also weigh claims of {', '.join(weighed)}." if weighed else ""
+    base = f" Basemap: {basemap}." if basemap else ""
+    return f"Claims: {claims}.{also} {ATTRIBUTION}{base}"
+
+
+def stamp_line(theatre: Theatre, snap: Snapshot) -> str:
+    """The figure's stamp: version, data-version stamp, figure id and extent.
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    snap : Snapshot
+        The request.
+
+    Returns
+    -------
+    str
+        For example ``"Frontline 0.1.0 · data 3f2a… · figure 9b1c… · extent Kursk salient"``.
+    """
+    return (
+        f"Frontline {pipeline.__version__} · data {data_version(theatre)} · "
+        f"figure {figure_id(theatre, snap)} · extent {snap.extent.label}"
+    )
+
+
+def citation(theatre: Theatre, snap: Snapshot, permalink: str | None = None) -> str:
+    """A ready citation line for a report.
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    snap : Snapshot
+        The request.
+    permalink : str, optional
+        The map page's address for this view.
+
+    Returns
+    -------
+    str
+        Title, date, claimants, stamp and permalink in one line.
+    """
+    link = f" {permalink}" if permalink else ""
+    return (
+        f"Frontline, “{title_of(snap)}”, claimants: {', '.join(snap.views)}; "
+        f"data {data_version(theatre)}, figure {figure_id(theatre, snap)}.{link}"
+    )
+
+
+def title_of(snap: Snapshot) -> str:
+    """The figure's title: the one asked for, or the date in words.
+
+    Parameters
+    ----------
+    snap : Snapshot
+        The request.
+
+    Returns
+    -------
+    str
+        For example ``"Claimed control on 25 August 2024"``.
+    """
+    return snap.title or f"Claimed control on {snap.day.day} {snap.day:%B %Y}"
+
+
+def label_candidates(theatre: Theatre, snap: Snapshot) -> pd.DataFrame:
+    """Settlements to label inside the extent, in order of priority.
+
+    The day's claims come first, then settlements the views' claims named before the
+    date (most named first), then the rest by population.
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    snap : Snapshot
+        The request.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``place_id``, ``name``, ``x``, ``y`` (:data:`DRAW_CRS`), ``verified``,
+        ``precision_m``, ``today`` (named in the day's claims), ``source``, ``licence``.
+    """
+    located = theatre.places[theatre.places["located"]]
+    x, y = _TO_DRAW.transform(located["lon"].to_numpy(), located["lat"].to_numpy())
+    x0, y0, x1, y1 = snap.extent.bounds
+    inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+    frame = pd.DataFrame(
+        {
+            "place_id": located["place_id"].to_numpy(),
+            "name": located["name"].to_numpy(),
+            "x": x,
+            "y": y,
+            "verified": located["verified"].to_numpy(dtype=bool),
+            "precision_m": located["precision_m"].to_numpy(dtype=float),
+            "population": pd.to_numeric(located["population"], errors="coerce")
+            .fillna(0)
+            .to_numpy(),
+            "source": located["source"].to_numpy(),
+            "licence": located["licence"].to_numpy(),
+        }
+    )[inside]
+    claimants = set().union(*(contributors(theatre, v) for v in snap.views))
+    ledger = theatre.claims[theatre.claims["claimant"].isin(claimants)]
+    today = set(ledger.loc[ledger["date"] == snap.day, "place_id"].dropna())
+    named = ledger.loc[ledger["date"] <= snap.day, "place_id"].value_counts()
+    frame["today"] = frame["place_id"].isin(today)
+    frame["named"] = frame["place_id"].map(named).fillna(0).astype(int)
+    frame = frame.sort_values(
+        ["today", "named", "population", "name"], ascending=[False, False, False, True]
+    )
+    out: pd.DataFrame = frame.drop(columns=["population"]).reset_index(drop=True)
+    return out
+
+
+def drawn_layers(theatre: Theatre, snap: Snapshot) -> dict[str, gpd.GeoDataFrame]:
+    """Exactly what a figure draws, in EPSG:4326, with the sources of every feature.
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    snap : Snapshot
+        The request.
+
+    Returns
+    -------
+    dict of str to geopandas.GeoDataFrame
+        ``ground`` (each view's ground beyond the border per side; the first view's is
+        filled), ``disagreement`` (first two views), ``change`` (first view, when ``since``
+        is set), each with ``view``, ``claimant_name``, ``sources``, ``date``, ``area_km2``,
+        ``data_version``; empty geometries are dropped.
+    """
+    stamp = data_version(theatre)
+    frames: dict[str, gpd.GeoDataFrame] = {}
+    ground = []
+    for i, view in enumerate(snap.views):
+        held = theatre.ground(view, snap.day).assign(
+            view=view, role="filled" if i == 0 else "outlined"
+        )
+        ground.append(held)
+    frames["ground"] = pd.concat(ground, ignore_index=True)
+    if len(snap.views) >= 2:
+        frames["disagreement"] = theatre.disagreement(snap.views[0], snap.views[1], snap.day)
+    if snap.since is not None:
+        frames["change"] = theatre.change(snap.views[0], snap.since, snap.day).assign(
+            view=snap.views[0]
+        )
+    out: dict[str, gpd.GeoDataFrame] = {}
+    for name, frame in frames.items():
+        gdf = gpd.GeoDataFrame(frame, geometry="geometry", crs=settings.GEO_CRS)
+        geoms = gdf.geometry.to_numpy()
+        gdf = gdf[~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)].copy()
+        view_col = "view_a" if name == "disagreement" else "view"
+        gdf["claimant_name"] = [view_name(theatre, v) for v in gdf[view_col]]
+        gdf["sources"] = [claim_sources(theatre, v, snap.day) for v in gdf[view_col]]
+        gdf["attribution"] = ATTRIBUTION
+        gdf["data_version"] = stamp
+        out[name] = gdf.reset_index(drop=True)
+    return out
