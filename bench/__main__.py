@@ -18,6 +18,7 @@ import numpy as np
 import shapely
 
 from bench.app_bench import bench_browser, bench_script_time
+from bench.snapshot_bench import bench_snapshots
 from bench.synthetic import START, synthetic_claims, synthetic_places, synthetic_regions
 from pipeline import settings
 from pipeline.build import load_theatre
@@ -123,8 +124,13 @@ def main() -> int:
     parser.add_argument("--places", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=1_000)
     parser.add_argument("--plain-sample", type=int, default=20)
+    parser.add_argument("--only", choices=("snapshots",), help="run one group alone")
     args = parser.parse_args()
+    if args.only == "snapshots":
+        bench_snapshots()
+        return 0
     bench_kursk()
+    bench_snapshots()
     print("== map page ==")
     bench_script_time()
     bench_browser()
