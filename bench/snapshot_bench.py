@@ -13,20 +13,16 @@ import statistics
 import time
 from collections.abc import Callable
 
-import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+from PIL import Image
 
-mpl.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from pipeline import settings  # noqa: E402
-from pipeline.build import Theatre, load_theatre  # noqa: E402
-from pipeline.export import gif_bytes, series_days  # noqa: E402
-from pipeline.render import Canvas  # noqa: E402
-from pipeline.snapshot import make_snapshot  # noqa: E402
-from pipeline.webmap import SIDE_COLOURS  # noqa: E402
+from pipeline import settings
+from pipeline.build import Theatre, load_theatre
+from pipeline.export import gif_bytes, series_days
+from pipeline.render import Canvas
+from pipeline.snapshot import make_snapshot
+from pipeline.webmap import SIDE_COLOURS
 
 DAY = dt.date(2024, 8, 25)
 
@@ -87,7 +83,8 @@ def bench_snapshots() -> None:
         print(
             f"1600x1200 PNG, extent {extent!r}, 2 claimants: first {cold:.2f} s, "
             f"then {warm:.2f} s (median of 5); naive per-cell plot {naive:.2f} s, "
-            f"ratio {naive / warm:.1f}x (target < 1 s: {'met' if max(cold, warm) < 1 else 'NOT met'})"
+            f"ratio {naive / warm:.1f}x "
+            f"(target < 1 s: {'met' if max(cold, warm) < 1 else 'NOT met'})"
         )
     days = series_days(dt.date(2024, 8, 6), dt.date(2025, 2, 25), dt.timedelta(days=7))[:30]
     size = "960x540"
