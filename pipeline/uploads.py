@@ -123,8 +123,11 @@ def apply_uploads(
     Returns
     -------
     Theatre
-        A new theatre (its fingerprint joins the uploads'); the input is unchanged.
+        A new theatre (its fingerprint joins the uploads'); the input is unchanged, and
+        returned as it is when there is nothing to apply.
     """
+    if len(polygons) == 0 and not claimants:
+        return theatre  # an empty store changes nothing, not even the data stamp
     # Revisions never change once committed, so their ids stand for their polygons.
     key = (theatre.fingerprint, sorted(set(polygons["revision_id"])), sorted(claimants))
     uploaded_theatre = replace(

@@ -10,6 +10,7 @@ import shapely
 
 from pipeline.build import Theatre, load_theatre
 from pipeline.errors import InputError, PlaceNotFoundError
+from pipeline.ingest import stored_theatre
 from pipeline.snapshot import (
     _TO_DRAW,
     data_version,
@@ -22,6 +23,7 @@ from pipeline.snapshot import (
     resolve_extent,
     source_line,
 )
+from pipeline.store import GeoPackageStore
 from tests.conftest import claim_row, make_theatre_dir
 
 AUG25 = dt.date(2024, 8, 25)
@@ -205,3 +207,8 @@ def test_the_days_claims_are_labelled_first(kursk: Theatre) -> None:
     assert n > 0
     assert set(order["place_id"].iloc[:n]) <= today
     assert not order["today"].iloc[n:].any()
+
+
+def test_an_empty_store_keeps_the_data_stamp(kursk: Theatre, tmp_path: Path) -> None:
+    store = GeoPackageStore(tmp_path / "s.gpkg")
+    assert data_version(stored_theatre(kursk, store)) == data_version(kursk)
