@@ -319,6 +319,12 @@ def main() -> None:
         "Settlements: GeoNames (CC BY 4.0) and cited sources; borders: © OpenStreetMap "
         "contributors (ODbL) and Natural Earth."
     )
+    st.page_link(  # pan and zoom reach the Snapshots page only through a pasted map URL
+        "pages/4_Snapshots.py",
+        label="Snapshot this view for a report (PNG, SVG, PDF, GIF …)",
+        icon="📷",
+        query_params={k: v for k, v in params.items() if k != "map"},
+    )
     _area_chart(t, chosen, day)
     _claims_of_day(t, day)
     st.caption(f"Page computed in {(time.perf_counter() - started) * 1000:.0f} ms.")

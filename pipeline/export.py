@@ -160,7 +160,7 @@ def series_days(start: dt.date, end: dt.date, step: dt.timedelta) -> list[dt.dat
     [1, 8, 15, 20]
     """
     if end < start:
-        msg = f"bad date range: --to {end.isoformat()} is before {start.isoformat()}"
+        msg = f"bad date range: the last date {end.isoformat()} is before {start.isoformat()}"
         raise InputError(msg)
     count = (end - start) // step + 1
     if count > MAX_FRAMES:
@@ -173,6 +173,65 @@ def series_days(start: dt.date, end: dt.date, step: dt.timedelta) -> list[dt.dat
     if days[-1] != end:
         days.append(end)
     return days
+
+
+def file_name(snap: Snapshot, fmt: str, days: Sequence[dt.date] | None = None) -> str:
+    """A file name that says what the export shows.
+
+    Parameters
+    ----------
+    snap : Snapshot
+        The request.
+    fmt : str
+        The export format (its extension).
+    days : sequence of datetime.date, optional
+        A series' dates: the name gives the first and last.
+
+    Returns
+    -------
+    str
+        Letters, digits, ``.``, ``_`` and ``-`` only.
+
+    Examples
+    --------
+    >>> from pipeline.snapshot import Snapshot
+    >>> file_name(Snapshot(dt.date(2024, 8, 25), ("ua-gs", "ru-mod")), "png")
+    'frontline-2024-08-25-ua-gs-ru-mod.png'
+    """
+    dates = [days[0].isoformat(), "to", days[-1].isoformat()] if days else [snap.day.isoformat()]
+    stem = "-".join(["frontline", *dates, *snap.views])
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", stem) + "." + fmt
+
+
+def embed_snippet(name: str, fmt: str, title: str, cite: str) -> str:
+    """An HTML snippet that shows an export with its citation; every text is escaped.
+
+    Parameters
+    ----------
+    name : str
+        The file's name or address.
+    fmt : str
+        Its format: images and SVG become ``<img>``, MP4 ``<video>``, the rest a link.
+    title, cite : str
+        The figure's title (alt text) and citation (caption).
+
+    Returns
+    -------
+    str
+        A ``<figure>`` element.
+
+    Examples
+    --------
+    >>> embed_snippet("a.png", "png", "<b>", "x & y")
+    '<figure><img src="a.png" alt="&lt;b&gt;"><figcaption>x &amp; y</figcaption></figure>'
+    """
+    src, alt = html.escape(name), html.escape(title)
+    body = f'<a href="{src}">{alt}</a>'
+    if fmt in ("png", "svg", "gif"):
+        body = f'<img src="{src}" alt="{alt}">'
+    elif fmt == "mp4":
+        body = f'<video src="{src}" controls title="{alt}"></video>'
+    return f"<figure>{body}<figcaption>{html.escape(cite)}</figcaption></figure>"
 
 
 # -- data --------------------------------------------------------------------------------
@@ -464,11 +523,13 @@ def mp4_bytes(
             output_params=["-movflags", "+faststart"],
             ffmpeg_log_level="error",
         )
-        writer.send(None)
-        for rgb in frames(theatre, snap, [*days, days[-1], days[-1]], basemap, notes):
-            padded = np.pad(rgb, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-            writer.send(np.ascontiguousarray(padded))
-        writer.close()
+        try:
+            writer.send(None)
+            for rgb in frames(theatre, snap, [*days, days[-1], days[-1]], basemap, notes):
+                padded = np.pad(rgb, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+                writer.send(np.ascontiguousarray(padded))
+        finally:
+            writer.close()  # waits for ffmpeg and closes its pipes, also on error
         return path.read_bytes()
 
 

@@ -540,7 +540,7 @@ class Canvas:
         size_pt = lay.font * 0.72
         char_px = size_pt * 0.6 * snap.size.dpi / 72
         line_px = size_pt * 1.3 * snap.size.dpi / 72
-        budget = max(8, int(map_w_px * map_h_px / (snap.size.dpi**2) * 0.45))
+        budget = max(8, int(map_w_px * map_h_px / (snap.size.dpi**2) * 1.5))
         placed: list[tuple[float, float, float, float]] = []
         offsets = ((1, 0, "left", "center"), (-1, 0, "right", "center"), (0, 1, "center", "bottom"))
         gap = lay.font * 0.5 * snap.size.dpi / 72
@@ -796,7 +796,7 @@ def compare_figure(
         When ``since`` is not set.
     """
     if snap.since is None:
-        msg = "a comparison needs an earlier date (--since)"
+        msg = "a comparison needs an earlier date (since)"
         raise InputError(msg)
     half = parse_size(f"{snap.size.width // 2}x{snap.size.height}")
     left = Canvas(theatre, replace(snap, day=snap.since, since=None, size=half), basemap)

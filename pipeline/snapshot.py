@@ -458,7 +458,7 @@ def make_snapshot(
     """
     chosen = list(dict.fromkeys(v.strip() for v in views if v.strip()))
     if not chosen:
-        msg = "no claimant given: name at least one (e.g. --claimant ua-gs)"
+        msg = "no claimant given: name at least one (e.g. ua-gs)"
         raise InputError(msg)
     if len(chosen) > MAX_VIEWS:
         msg = f"too many claimants ({len(chosen)}): a figure shows at most {MAX_VIEWS}"

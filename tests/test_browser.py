@@ -322,3 +322,49 @@ def test_upload_preview_commit_and_see_it_on_the_map(
     page.screenshot(path=str(ARTIFACTS / "upload-on-map.png"), full_page=True)
     assert _held(page, "my-team") == "112 km²"  # the Liberated square around Sudzha
     assert dialogs == []
+
+
+def test_snapshot_page_downloads_the_previewed_png(server: str, page: Page, tmp_path: Path) -> None:
+    import datetime as dt
+    import io
+
+    import numpy as np
+    from matplotlib.colors import to_rgb
+    from PIL import Image
+
+    from pipeline.build import load_theatre
+    from pipeline.render import FILL_ALPHA, LAND_COLOURS, Canvas
+    from pipeline.snapshot import make_snapshot
+    from pipeline.webmap import SIDE_COLOURS
+
+    page.goto(f"{server}/Snapshots?date=2024-08-25&claimants=ua-gs,ru-mod")
+    preview = page.get_by_role("img", name="Claimed control on 25 August 2024: ua-gs, ru-mod")
+    expect(preview).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("figure, slide (1920×1080 px)")).to_be_visible()
+    with page.expect_download(timeout=60_000) as info:
+        page.get_by_role("button", name="Download PNG").click()
+    download = info.value
+    assert download.suggested_filename == "frontline-2024-08-25-ua-gs-ru-mod.png"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    data = saved.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.size == (1920, 1080)  # the slide preset
+        rgb = np.asarray(im.convert("RGB")).astype(int)
+    # Ukraine's fill at FILL_ALPHA over Russia's land colour, as Agg blends it.
+    fill, land = (255 * np.array(to_rgb(c)) for c in (SIDE_COLOURS["UA"], LAND_COLOURS["RU"]))
+    blue = FILL_ALPHA * fill + (1 - FILL_ALPHA) * land
+    assert (np.abs(rgb - blue).max(axis=2) <= 3).sum() > 5_000
+    # The server's theatre is the embedded one (its store is empty), and rendering is
+    # deterministic: the download is exactly the figure this request renders.
+    t = load_theatre(settings.DATA_DIR)
+    snap = make_snapshot(t, dt.date(2024, 8, 25), ["ua-gs", "ru-mod"])
+    assert data == Canvas(t, snap).to_bytes("png")
+    page.screenshot(path=str(ARTIFACTS / "snapshots-page.png"), full_page=True)
+    snippet = page.get_by_text('<figure><img src="frontline-2024-08-25-ua-gs-ru-mod.png"')
+    snippet.scroll_into_view_if_needed()  # the citation and embed snippet, below the figure
+    expect(page.get_by_text("Cite as")).to_be_visible()
+    # The citation links the same view on the map page, at the address the browser used.
+    expect(page.get_by_text(f"{server}/?date=2024-08-25&claimants=ua-gs,ru-mod")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "snapshots-page-citation.png"))

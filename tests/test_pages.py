@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from pipeline import ingest, settings
 from pipeline.build import Theatre
+from pipeline.snapshot import data_version
 from pipeline.store import GeoPackageStore
 from tests.conftest import deepstate_style_geojson
 
@@ -104,3 +105,176 @@ def test_upload_page_lists_revisions_and_reverts(
     assert not at.exception
     assert [r.mode for r in store.revisions()] == ["snapshot", "revert"]
     assert len(store.polygons()) == 0
+
+
+SNAPSHOTS = str(settings.ROOT / "pages" / "4_Snapshots.py")
+
+
+def _snapshots(**params: str) -> AppTest:
+    at = AppTest.from_file(SNAPSHOTS, default_timeout=120)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception
+    return at
+
+
+def _stamp(at: AppTest) -> str:
+    return next(c.value for c in at.caption if c.value.startswith("Frontline "))
+
+
+def test_snapshots_page_offers_the_figure_with_its_citation(kursk: Theatre) -> None:
+    at = _snapshots()
+    assert not at.error
+    assert not at.warning
+    assert at.image[0].captions == ["figure, slide (1920×1080 px)"]
+    download = at.download_button(key="download")
+    assert download.label == "Download PNG"
+    assert download.proto.url.endswith(".png")
+    version = data_version(kursk)
+    cite, snippet = at.code
+    assert f"data {version}, figure " in cite.value
+    assert "claimants: ua-gs, ru-mod" in cite.value
+    assert cite.value.endswith("/?date=2024-08-25&claimants=ua-gs,ru-mod")
+    assert f"data {version}" in _stamp(at)
+    assert _stamp(at).endswith("extent Kursk salient")
+    # The embed snippet names the downloaded file and escapes the citation's "&".
+    assert snippet.language == "html"
+    assert snippet.value.startswith('<figure><img src="frontline-2024-08-25-ua-gs-ru-mod.png"')
+    assert "claimants=ua-gs,ru-mod" in snippet.value
+    assert "&amp;claimants" in snippet.value
+    assert "&claimants" not in snippet.value.replace("&amp;", "")
+
+
+Step = tuple[str, str, str]  # widget kind, key, value
+
+
+@pytest.mark.parametrize(
+    ("steps", "message"),
+    [
+        ([("text_input", "date", "2024-13-40")], "bad date '2024-13-40'"),
+        ([("text_input", "since", "2024-09-30")], "bad since date '2024-09-30': after the date"),
+        ([("checkbox", "side_by_side", "")], "side by side needs a 'Change since' date"),
+        (
+            [("selectbox", "extent_mode", "bounding box"), ("text_input", "bbox", "10,10,11,11")],
+            "bad extent '10,10,11,11': the box does not touch the theatre",
+        ),
+        (
+            [("selectbox", "extent_mode", "bounding box"), ("text_input", "bbox", "35,51,35.6")],
+            "bad bounding box '35,51,35.6'",
+        ),
+        (
+            [("selectbox", "extent_mode", "named place"), ("text_input", "place", "Atlantis")],
+            "unknown place 'Atlantis'",
+        ),
+        (
+            [("selectbox", "extent_mode", "map page permalink")],
+            "has no map= parameter",
+        ),
+        (
+            [("selectbox", "size", "custom"), ("text_input", "custom_size", "99x99")],
+            "bad size '99x99'",
+        ),
+        ([("selectbox", "format", "gif"), ("text_input", "step", "0d")], "bad step '0d'"),
+        (
+            [("selectbox", "format", "zip"), ("text_input", "to", "2024-08-01")],
+            "is before 2024-08-25",
+        ),
+    ],
+)
+def test_snapshots_page_names_a_bad_input(steps: list[Step], message: str) -> None:
+    at = _snapshots()
+    for kind, key, value in steps:
+        widget = getattr(at, kind)(key=key)
+        (widget.check() if kind == "checkbox" else widget.set_value(value)).run()
+        assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1, errors
+    assert message in errors[0]
+    assert not at.download_button  # nothing to download from a bad request
+    # The page kept running past the error: its widgets and title are all drawn.
+    assert at.title[0].value == "Snapshots"
+    assert at.selectbox(key="basemap").value == "none"
+
+
+def test_snapshots_page_warns_about_an_unknown_claimant_in_its_link() -> None:
+    at = _snapshots(date="2024-09-01", claimants="kremlin,isw")
+    assert any("unknown claimant(s) 'kremlin'" in w.value for w in at.warning)
+    assert at.multiselect(key="claimants").value == ["isw"]
+    assert "claimants: isw;" in at.code[0].value
+    assert not at.error
+
+
+def test_snapshots_page_frames_the_map_page_view_of_its_link(kursk: Theatre) -> None:
+    at = _snapshots(date="2024-08-25", claimants="ua-gs,ru-mod", map="51.2,35.3,10")
+    assert not at.error
+    assert at.selectbox(key="extent_mode").value == "map page permalink"
+    assert "map=51.2,35.3,10" in str(at.text_input(key="permalink").value)
+    assert _stamp(at).endswith("extent map=51.2,35.3,10")
+    assert f"data {data_version(kursk)}" in _stamp(at)
+    assert at.code[0].value.endswith("/?date=2024-08-25&claimants=ua-gs,ru-mod&map=51.2,35.3,10")
+    # The page keeps its own URL in step, so its address is a permalink too.
+    at.text_input(key="date").set_value("2024-08-30").run()
+    assert at.query_params["date"] == "2024-08-30"
+    assert at.query_params["map"] == "51.2,35.3,10"
+
+
+def test_snapshots_page_takes_a_pasted_map_page_url() -> None:
+    at = _snapshots()
+    at.selectbox(key="extent_mode").set_value("map page permalink").run()
+    url = "http://localhost:8501/?date=2024-09-01&claimants=isw,nobody&compare=2024-08-10&map=51.3,35.0,11"
+    at.text_input(key="permalink").set_value(url).run()
+    assert not at.exception
+    assert not at.error
+    assert at.text_input(key="date").value == "2024-09-01"
+    assert at.text_input(key="since").value == "2024-08-10"
+    assert at.multiselect(key="claimants").value == ["isw"]
+    assert any("unknown claimant(s) 'nobody'" in w.value for w in at.warning)
+    assert _stamp(at).endswith("extent map=51.3,35.0,11")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "preview"),
+    [("svg", "preview (PNG) of the SVG"), ("geojson", "preview (PNG) of the GEOJSON")],
+)
+def test_snapshots_page_previews_other_formats_as_png(fmt: str, preview: str) -> None:
+    at = _snapshots()
+    at.selectbox(key="format").set_value(fmt).run()
+    assert not at.exception
+    assert at.image[0].captions[0].startswith(preview)
+    assert at.download_button(key="download").label == f"Download {fmt.upper()}"
+    assert any(c.value.startswith(f"frontline-2024-08-25-ua-gs-ru-mod.{fmt}: ") for c in at.caption)
+
+
+def test_snapshots_page_makes_a_gif_only_when_asked() -> None:
+    at = _snapshots()
+    at.selectbox(key="format").set_value("gif").run()
+    at.text_input(key="to").set_value("2024-09-08").run()
+    assert not at.download_button
+    assert any("3 dates, 2024-08-25 to 2024-09-08" in i.value for i in at.info)
+    assert at.image[0].captions[0].startswith("preview (PNG) of the GIF")
+    at.button(key="make").click().run()
+    assert not at.exception
+    assert at.download_button(key="download").label == "Download GIF"
+    assert at.image[0].captions == ["GIF, 3 dates"]
+    caption = "frontline-2024-08-25-to-2024-09-08-ua-gs-ru-mod.gif: "
+    assert any(c.value.startswith(caption) and c.value.endswith("3 dates") for c in at.caption)
+
+
+def test_map_page_links_to_snapshots_and_back() -> None:
+    at = AppTest.from_file(str(settings.ROOT / "app.py"), default_timeout=120)
+    at.query_params["date"] = "2024-09-01"
+    at.query_params["claimants"] = "isw,deepstate"
+    at.run()
+    assert not at.exception
+    link = next(p for p in at.get("page_link") if p.proto.page == "Snapshots")
+    assert link.proto.query_string == "date=2024-09-01&claimants=isw%2Cdeepstate"
+    # The pages share session state: the map's date slider and the snapshot's date text
+    # share a key, and switching both ways must not trip over the other's value.
+    at.switch_page("pages/4_Snapshots.py").run()
+    assert not at.exception
+    assert at.text_input(key="date").value == "2024-09-01"
+    assert at.multiselect(key="claimants").value == ["isw", "deepstate"]
+    at.switch_page("app.py").run()
+    assert not at.exception
+    assert at.slider(key="date").value == dt.date(2024, 9, 1)
