@@ -17,11 +17,11 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from pipeline import assets, ingest, settings
-from pipeline.build import Theatre, load_theatre
+from appdata import theatre
+from pipeline import settings
+from pipeline.build import Theatre
 from pipeline.claims import key_events
 from pipeline.errors import FrontlineError
-from pipeline.store import open_store
 from pipeline.timeline import area_chart_frame, side_areas
 from pipeline.viewstate import MAX_VIEWS, ViewState, state_from_params
 from pipeline.webmap import base_map, ground_layer, publish_json, write_static_layers
@@ -39,26 +39,6 @@ UPLOAD_COLOURS = ["#d62728", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7
 DEFAULT = ViewState(dt.date(2024, 8, 25), ("ua-gs", "ru-mod"))
 
 st.set_page_config(page_title="Frontline", layout="wide")
-
-
-@st.cache_resource(show_spinner="Building the theatre ...")
-def base_theatre() -> Theatre:
-    """Load the embedded theatre once per server process; install Leaflet locally."""
-    assets.install_static(settings.ROOT / "static")
-    return load_theatre(settings.DATA_DIR)
-
-
-@st.cache_resource(max_entries=4, show_spinner="Applying uploaded maps ...")
-def uploaded_theatre(_base: Theatre, base_fp: str, store_fp: str) -> Theatre:
-    """The theatre with the store's uploads, once per store state."""
-    return ingest.stored_theatre(_base, open_store())
-
-
-def theatre() -> Theatre:
-    """The theatre the map shows: claims, plus uploaded maps when a store exists."""
-    base = base_theatre()
-    store_fp = ingest.store_fingerprint()
-    return base if store_fp is None else uploaded_theatre(base, base.fingerprint, store_fp)
 
 
 def view_scale(views: list[str]) -> alt.Scale:

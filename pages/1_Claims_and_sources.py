@@ -7,17 +7,12 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
+from appdata import base_theatre
 from pipeline import settings
-from pipeline.build import Theatre, load_theatre
+from pipeline.build import Theatre
 from pipeline.ledger import claims_to_csv, filter_claims, with_conflicts
 
 st.set_page_config(page_title="Frontline — claims & sources", layout="wide")
-
-
-@st.cache_resource(show_spinner="Building the theatre ...")
-def theatre() -> Theatre:
-    """Load the embedded theatre once per server process."""
-    return load_theatre(settings.DATA_DIR)
 
 
 @st.cache_resource
@@ -26,7 +21,7 @@ def ledger_with_conflicts(_t: Theatre, fingerprint: str) -> pd.DataFrame:
     return with_conflicts(_t.claims)
 
 
-t = theatre()
+t = base_theatre()
 first, last = t.date_range()
 st.title("Claims & sources")
 st.caption(

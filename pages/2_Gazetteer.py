@@ -5,19 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pipeline import settings
-from pipeline.build import Theatre, load_theatre
+from appdata import base_theatre
 
 st.set_page_config(page_title="Frontline — gazetteer", layout="wide")
 
 
-@st.cache_resource(show_spinner="Building the theatre ...")
-def theatre() -> Theatre:
-    """Load the embedded theatre once per server process."""
-    return load_theatre(settings.DATA_DIR)
-
-
-t = theatre()
+t = base_theatre()
 st.title("Gazetteer")
 query = st.text_input(
     "Search a place in any spelling",

@@ -8,8 +8,9 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
+from appdata import base_theatre, uploaded_theatre
 from pipeline import ingest, settings
-from pipeline.build import Theatre, load_theatre
+from pipeline.build import Theatre
 from pipeline.claims import Claimant, parse_date
 from pipeline.errors import FrontlineError, InputError
 from pipeline.store import GeoPackageStore, open_store
@@ -18,12 +19,6 @@ from pipeline.webmap import map_of_view, upload_layer
 
 st.set_page_config(page_title="Frontline — upload", layout="wide")
 NEW = "new claimant …"
-
-
-@st.cache_resource(show_spinner="Building the theatre ...")
-def base_theatre() -> Theatre:
-    """The theatre from claims alone, once per server process."""
-    return load_theatre(settings.DATA_DIR)
 
 
 def _mapping(t: Theatre) -> tuple[ingest.Mapping, Claimant | None]:
@@ -83,12 +78,6 @@ def _mapping(t: Theatre) -> tuple[ingest.Mapping, Claimant | None]:
         accept_repairs=accept,
     )
     return mapping, claimant
-
-
-@st.cache_resource(max_entries=4, show_spinner="Applying uploaded maps ...")
-def uploaded_theatre(_base: Theatre, base_fp: str, store_fp: str) -> Theatre:
-    """The theatre with the store's uploads, once per store state."""
-    return ingest.stored_theatre(_base, open_store())
 
 
 def _preview(base: Theatre, before: Theatre, store: GeoPackageStore, draft: ingest.Draft) -> None:

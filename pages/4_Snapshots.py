@@ -14,14 +14,14 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import streamlit as st
 
-from pipeline import export, ingest, settings, snapshot
+from appdata import theatre
+from pipeline import export, snapshot
 from pipeline.basemap import PROVIDERS
-from pipeline.build import Theatre, load_theatre
+from pipeline.build import Theatre
 from pipeline.claims import parse_date
 from pipeline.errors import FrontlineError, InputError
 from pipeline.render import FORMATS
 from pipeline.snapshot import Snapshot
-from pipeline.store import open_store
 from pipeline.viewstate import MAX_VIEWS, ViewState, state_from_params
 
 st.set_page_config(page_title="Frontline — snapshots", layout="wide")
@@ -29,25 +29,6 @@ EXTENT_MODES = ("Kursk salient", "theatre", "named place", "bounding box", "map 
 DEFAULT = ViewState(dt.date(2024, 8, 25), ("ua-gs", "ru-mod"))
 ss = st.session_state
 Options = tuple[str, bool, str | None]  # basemap, side by side, permalink
-
-
-@st.cache_resource(show_spinner="Building the theatre ...")
-def base_theatre() -> Theatre:
-    """The theatre from claims alone, once per server process."""
-    return load_theatre(settings.DATA_DIR)
-
-
-@st.cache_resource(max_entries=4, show_spinner="Applying uploaded maps ...")
-def uploaded_theatre(_base: Theatre, base_fp: str, store_fp: str) -> Theatre:
-    """The theatre with the store's uploads, once per store state."""
-    return ingest.stored_theatre(_base, open_store())
-
-
-def theatre() -> Theatre:
-    """The theatre the map shows: claims, plus uploaded maps when a store exists."""
-    base = base_theatre()
-    store_fp = ingest.store_fingerprint()
-    return base if store_fp is None else uploaded_theatre(base, base.fingerprint, store_fp)
 
 
 @st.cache_data(max_entries=32, show_spinner="Drawing ...")
