@@ -18,8 +18,8 @@ import numpy as np
 from PIL import Image
 
 from pipeline import settings
+from pipeline.animate import gif_bytes, series_days
 from pipeline.build import Theatre, load_theatre
-from pipeline.export import gif_bytes, series_days
 from pipeline.render import Canvas
 from pipeline.snapshot import make_snapshot
 from pipeline.webmap import SIDE_COLOURS

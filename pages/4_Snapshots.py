@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import streamlit as st
 
 from appdata import theatre
-from pipeline import export, snapshot
+from pipeline import animate, export, extent, snapshot
 from pipeline.basemap import PROVIDERS
 from pipeline.build import Theatre
 from pipeline.claims import parse_date
@@ -103,10 +103,10 @@ def sidebar(t: Theatre) -> None:
 
 
 def extent_spec() -> str:
-    """The extent spelling the widgets ask for (see pipeline.snapshot.resolve_extent)."""
+    """The extent spelling the widgets ask for (see pipeline.extent.resolve_extent)."""
     mode = ss["extent_mode"]
     if mode in ("Kursk salient", "theatre"):
-        return snapshot.DEFAULT_EXTENT if mode == "Kursk salient" else "theatre"
+        return extent.DEFAULT_EXTENT if mode == "Kursk salient" else "theatre"
     if mode == "named place":
         return str(ss["place"])
     if mode == "bounding box":
@@ -135,7 +135,7 @@ def request(t: Theatre) -> tuple[Snapshot, tuple[dt.date, ...]]:
         raise InputError(msg)
     size = ss["custom_size"] if ss["size"] == "custom" else ss["size"]
     snap = snapshot.make_snapshot(t, day, ss["claimants"], since, extent_spec(), size, ss["title"])
-    days = tuple(export.series_days(day, to, export.parse_step(ss["step"]))) if to else ()
+    days = tuple(animate.series_days(day, to, animate.parse_step(ss["step"]))) if to else ()
     return snap, days
 
 

@@ -18,12 +18,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from pipeline.animate import parse_step, series_days
 from pipeline.build import Theatre
 from pipeline.errors import InputError
-from pipeline.export import SERIES_FORMATS, export_snapshot, format_of, parse_step, series_days
+from pipeline.export import SERIES_FORMATS, export_snapshot, format_of
+from pipeline.extent import DEFAULT_EXTENT
 from pipeline.render import FORMATS as FIGURE_FORMATS
 from pipeline.snapshot import (
-    DEFAULT_EXTENT,
     SIZES,
     citation,
     data_version,

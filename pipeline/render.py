@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import io
 import math
-import textwrap
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Literal
 
 import matplotlib as mpl
@@ -32,25 +31,35 @@ from matplotlib.figure import Figure
 from matplotlib.legend_handler import HandlerPatch
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, PathPatch
-from matplotlib.path import Path as MplPath
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar  # type: ignore[import-untyped]
-from numpy.typing import NDArray
 
 from pipeline import settings
+from pipeline._figure import (
+    FILL_ALPHA,
+    LAND_COLOURS,
+    OFFLINE_STYLE,
+    OFFSETS,
+    RC,
+    capital,
+    layout,
+    line_segments,
+    nice_length,
+    place_labels,
+    polygon_path,
+    wrap,
+)
 from pipeline.basemap import Basemap, fetch_basemap, parse_basemap
 from pipeline.build import Theatre
 from pipeline.errors import InputError
+from pipeline.extent import DRAW_CRS, fit_bounds, to_draw_crs
 from pipeline.snapshot import (
-    DRAW_CRS,
     Snapshot,
     drawn_layers,
-    fit_bounds,
     label_candidates,
     parse_size,
     source_line,
     stamp_line,
     title_of,
-    to_draw_crs,
     view_name,
 )
 from pipeline.webmap import DISAGREEMENT_COLOUR, SIDE_COLOURS, SIDE_LABELS
@@ -58,116 +67,8 @@ from pipeline.webmap import DISAGREEMENT_COLOUR, SIDE_COLOURS, SIDE_LABELS
 Format = Literal["png", "svg", "pdf"]
 FORMATS: tuple[Format, ...] = ("png", "svg", "pdf")
 
-FILL_ALPHA = 0.5
-LAND_COLOURS: dict[str, str] = {"RU": "#f6f2e9", "UA": "#eceee6"}
-"""Land of each country in the offline style."""
-
-OFFLINE_STYLE: dict[str, str] = {
-    "sea": "#dde3e8",
-    "region_edge": "#9c9488",
-    "border": "#2b2b2b",
-    "place": "#4a4a4a",
-    "text": "#1a1a1a",
-    "muted": "#5c5c5c",
-}
-"""Colours of the offline style: a quiet, paper-like base that lets the claims stand out."""
-
-RC: dict[Any, Any] = {
-    "svg.fonttype": "none",  # text stays text: searchable and selectable
-    "svg.hashsalt": "frontline",  # stable ids: the same figure gives the same SVG
-    "pdf.fonttype": 42,
-    "font.family": "DejaVu Sans",
-    "hatch.linewidth": 0.9,
-}
-
 _TO_GEO = pyproj.Transformer.from_crs(DRAW_CRS, settings.GEO_CRS, always_xy=True)
 _TO_DRAW_XY = pyproj.Transformer.from_crs(settings.GEO_CRS, DRAW_CRS, always_xy=True)
-
-
-def _path(geoms: Sequence[shapely.Geometry] | NDArray[np.object_] | shapely.Geometry) -> MplPath:
-    """One compound matplotlib path of every ring of (multi)polygons (holes included)."""
-    parts = shapely.get_parts(np.atleast_1d(np.asarray(geoms, dtype=object)))
-    parts = parts[shapely.get_type_id(parts) == 3]
-    rings = shapely.get_rings(parts)
-    if len(rings) == 0:
-        return MplPath(np.zeros((0, 2)))
-    coords, index = shapely.get_coordinates(rings, return_index=True)
-    codes = np.full(len(coords), MplPath.LINETO, dtype=np.uint8)
-    starts = np.r_[0, np.flatnonzero(np.diff(index)) + 1]
-    ends = np.r_[starts[1:] - 1, len(coords) - 1]
-    codes[starts] = MplPath.MOVETO
-    codes[ends] = MplPath.CLOSEPOLY
-    return MplPath(coords, codes)
-
-
-def _segments(geoms: Sequence[shapely.Geometry]) -> list[np.ndarray]:
-    lines = shapely.get_parts(np.asarray(geoms, dtype=object))
-    return [shapely.get_coordinates(line) for line in lines]
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where things go on the page, in inches and points.
-
-    Attributes
-    ----------
-    width, height : float
-        Figure size in inches.
-    font : float
-        Base font size in points.
-    map_box : tuple of float
-        ``(left, bottom, width, height)`` of the map as figure fractions.
-    title_lines, source_lines : list of str
-        Wrapped subtitle and source line.
-    """
-
-    width: float
-    height: float
-    font: float
-    map_box: tuple[float, float, float, float]
-    subtitle_lines: tuple[str, ...]
-    source_lines: tuple[str, ...]
-
-
-def _wrap(text: str, width_in: float, font_pt: float) -> tuple[str, ...]:
-    chars = max(30, int(width_in * 72 / (font_pt * 0.55)))
-    return tuple(textwrap.wrap(text, chars))
-
-
-def layout(width: float, height: float, subtitle: str, sources: str) -> Layout:
-    """Lay out the page: title band on top, map, source band at the bottom.
-
-    Parameters
-    ----------
-    width, height : float
-        Figure size in inches.
-    subtitle, sources : str
-        Texts to wrap.
-
-    Returns
-    -------
-    Layout
-        The layout.
-    """
-    font = min(max(min(width, height) * 1.3, 7.0), 14.0)
-    margin = 0.25 + 0.02 * width
-    sub = _wrap(subtitle, width - 2 * margin, font * 0.85)
-    src = _wrap(sources, width - 2 * margin, font * 0.62)
-    top = (font * 1.9 + len(sub) * font * 0.85 * 1.35 + font * 0.9) / 72 + margin * 0.6
-    bottom = (len(src) + 1) * font * 0.62 * 1.4 / 72 + margin * 0.7
-    box = (margin / width, bottom / height, 1 - 2 * margin / width, 1 - (top + bottom) / height)
-    return Layout(width, height, font, box, sub, src)
-
-
-def _capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def _nice_length(width_m: float) -> float:
-    """A round scale-bar length near a fifth of the map's width, in metres."""
-    target = width_m / 5
-    exp = 10 ** math.floor(math.log10(target))
-    return float(max(m * exp for m in (1, 2, 5) if m * exp <= target))
 
 
 def _subtitle(theatre: Theatre, snap: Snapshot) -> str:
@@ -257,7 +158,7 @@ class Canvas:
             if sel.any():
                 ax.add_patch(
                     PathPatch(
-                        _path(geoms[sel]),
+                        polygon_path(geoms[sel]),
                         facecolor=LAND_COLOURS[country] if image is None else "none",
                         edgecolor=OFFLINE_STYLE["region_edge"],
                         linewidth=0.6,
@@ -301,7 +202,7 @@ class Canvas:
         lines = shapely.intersection(border.geometry.to_numpy(), frame)
         ax.add_collection(
             LineCollection(
-                _segments(lines),
+                line_segments(lines),
                 colors=OFFLINE_STYLE["border"],
                 linewidths=1.6,
                 linestyles=(0, (6, 2, 1.5, 2)),
@@ -313,7 +214,7 @@ class Canvas:
     def _draw_frame_furniture(self) -> None:
         ax, lay = self.ax, self.layout
         x0, y0, x1, y1 = self.bounds
-        length = _nice_length(x1 - x0)
+        length = nice_length(x1 - x0)
         bar = AnchoredSizeBar(
             ax.transData,
             length,
@@ -397,7 +298,7 @@ class Canvas:
         clipped = shapely.intersection(
             shapely.simplify(np.asarray(geoms, dtype=object), self._tolerance), frame
         )
-        patch = PathPatch(_path(clipped), **style)
+        patch = PathPatch(polygon_path(clipped), **style)
         self.ax.add_patch(patch)
         self._add(patch)
         return patch
@@ -420,7 +321,7 @@ class Canvas:
                         "linestyle": "--" if side == "contested" else "-",
                         "zorder": 3,
                     }
-                    label = f"{_capital(SIDE_LABELS[side])}: {view}, {area}"
+                    label = f"{capital(SIDE_LABELS[side])}: {view}, {area}"
                     handle: Artist = Patch(**style)
                 else:
                     style = {
@@ -430,7 +331,7 @@ class Canvas:
                         "linestyle": (0, (4, 2)) if i == 1 else (0, (1, 1.5)),
                         "zorder": 5,
                     }
-                    label = f"{_capital(SIDE_LABELS[side])}: {view} (outline), {area}"
+                    label = f"{capital(SIDE_LABELS[side])}: {view} (outline), {area}"
                     handle = Patch(**style)
                 self._patch([row.geometry], **style)
                 handle.set_label(label)
@@ -541,54 +442,33 @@ class Canvas:
         char_px = size_pt * 0.6 * snap.size.dpi / 72
         line_px = size_pt * 1.3 * snap.size.dpi / 72
         budget = max(8, int(map_w_px * map_h_px / (snap.size.dpi**2) * 1.5))
-        placed: list[tuple[float, float, float, float]] = []
-        offsets = ((1, 0, "left", "center"), (-1, 0, "right", "center"), (0, 1, "center", "bottom"))
         gap = lay.font * 0.5 * snap.size.dpi / 72
-        rows = zip(
-            places["place_id"].astype(str),
-            places["name"].astype(str),
-            places["x"].to_numpy(dtype=float),
-            places["y"].to_numpy(dtype=float),
-            places["verified"].to_numpy(dtype=bool),
-            places["today"].to_numpy(dtype=bool),
-            strict=True,
-        )
-        for place_id, label, x, y, verified, today in rows:
-            if len(placed) >= budget:
-                break
-            name = label + ("" if verified else " (?)")
-            px = (x - x0) * px_per_m
-            py = (y - y0) * px_per_m
-            w_px = len(name) * char_px * (1.1 if today else 1.0)
-            for dx, dy, ha, va in offsets:
-                bx = px + gap * dx - (w_px if dx < 0 else w_px / 2 if dx == 0 else 0)
-                by = py + gap * dy - (line_px / 2 if dy == 0 else 0)
-                box = (bx, by, bx + w_px, by + line_px)
-                inside = (
-                    box[0] > 2 and box[1] > 2 and box[2] < map_w_px - 2 and box[3] < map_h_px - 2
-                )
-                clash = any(
-                    box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
-                    for b in placed
-                )
-                if inside and not clash:
-                    placed.append(box)
-                    text = ax.annotate(
-                        name,
-                        (float(x), float(y)),
-                        xytext=(dx * lay.font * 0.5, dy * lay.font * 0.5),
-                        textcoords="offset points",
-                        ha=ha,
-                        va=va,
-                        fontsize=size_pt,
-                        fontweight="bold" if today else "normal",
-                        color=OFFLINE_STYLE["text"],
-                        zorder=9,
-                        bbox={"boxstyle": "round,pad=0.12", "fc": "white", "alpha": 0.7, "lw": 0},
-                    )
-                    self._add(text)
-                    self.labelled.append(place_id)
-                    break
+        names = [
+            str(n) + ("" if v else " (?)")
+            for n, v in zip(places["name"], places["verified"], strict=True)
+        ]
+        today = places["today"].to_numpy(dtype=bool)
+        xs, ys = places["x"].to_numpy(dtype=float), places["y"].to_numpy(dtype=float)
+        points = np.column_stack([(xs - x0) * px_per_m, (ys - y0) * px_per_m])
+        widths = np.array([len(n) for n in names], dtype=float) * char_px * np.where(today, 1.1, 1)
+        frame = (map_w_px, map_h_px)
+        for i, k in place_labels(points, widths, line_px, gap, frame, budget):
+            dx, dy, ha, va = OFFSETS[k]
+            text = ax.annotate(
+                names[i],
+                (float(xs[i]), float(ys[i])),
+                xytext=(dx * lay.font * 0.5, dy * lay.font * 0.5),
+                textcoords="offset points",
+                ha=ha,
+                va=va,
+                fontsize=size_pt,
+                fontweight="bold" if today[i] else "normal",
+                color=OFFLINE_STYLE["text"],
+                zorder=9,
+                bbox={"boxstyle": "round,pad=0.12", "fc": "white", "alpha": 0.7, "lw": 0},
+            )
+            self._add(text)
+            self.labelled.append(str(places["place_id"].iloc[i]))
 
     def _draw_texts(self) -> None:
         fig, lay, snap, t = self.figure, self.layout, self.snap, self.theatre
@@ -606,7 +486,7 @@ class Canvas:
         subtitle = fig.text(
             left,
             lay.map_box[1] + lay.map_box[3] + 0.5 * lay.font / 72 / lay.height,
-            "\n".join(_wrap(_subtitle(t, snap), lay.width * lay.map_box[2], lay.font * 0.85)),
+            "\n".join(wrap(_subtitle(t, snap), lay.width * lay.map_box[2], lay.font * 0.85)),
             fontsize=lay.font * 0.85,
             color=OFFLINE_STYLE["muted"],
             va="bottom",
@@ -632,7 +512,7 @@ class Canvas:
         text = source_line(t, snap, credit or None)
         if not self.tiles and self.basemap_note:
             text += f" Basemap: {self.basemap_note}."
-        src = _wrap(text, lay.width * lay.map_box[2], lay.font * 0.62)
+        src = wrap(text, lay.width * lay.map_box[2], lay.font * 0.62)
         if snap.extent.note:
             src = (*src, f"Extent: {snap.extent.label}, {snap.extent.note}.")
         footer = fig.text(
@@ -825,10 +705,13 @@ def compare_figure(
 
 
 __all__ = [
+    "FILL_ALPHA",
     "FORMATS",
+    "LAND_COLOURS",
+    "OFFLINE_STYLE",
     "Canvas",
+    "Format",
     "compare_figure",
     "frames",
-    "layout",
     "render",
 ]

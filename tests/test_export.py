@@ -19,17 +19,10 @@ import shapely
 from PIL import Image
 from playwright.sync_api import Route, sync_playwright
 
+from pipeline.animate import parse_step, series_days
 from pipeline.build import Theatre
 from pipeline.errors import InputError
-from pipeline.export import (
-    export_snapshot,
-    format_of,
-    geojson_bytes,
-    gpkg_bytes,
-    html_bytes,
-    parse_step,
-    series_days,
-)
+from pipeline.export import export_snapshot, format_of, geojson_bytes, gpkg_bytes, html_bytes
 from pipeline.render import Canvas
 from pipeline.snapshot import data_version, drawn_layers, figure_id, make_snapshot
 

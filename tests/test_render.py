@@ -17,8 +17,9 @@ from PIL import Image
 
 from pipeline.build import Theatre
 from pipeline.errors import InputError
+from pipeline.extent import _TO_DRAW
 from pipeline.render import FILL_ALPHA, LAND_COLOURS, OFFLINE_STYLE, Canvas, compare_figure, render
-from pipeline.snapshot import _TO_DRAW, Snapshot, data_version, figure_id, make_snapshot
+from pipeline.snapshot import Snapshot, data_version, figure_id, make_snapshot
 from pipeline.webmap import SIDE_COLOURS
 
 AUG25 = dt.date(2024, 8, 25)

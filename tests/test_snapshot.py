@@ -10,17 +10,15 @@ import shapely
 
 from pipeline.build import Theatre, load_theatre
 from pipeline.errors import InputError, PlaceNotFoundError
+from pipeline.extent import _TO_DRAW, extent_from_permalink, resolve_extent
 from pipeline.ingest import stored_theatre
 from pipeline.snapshot import (
-    _TO_DRAW,
     data_version,
     drawn_layers,
-    extent_from_permalink,
     figure_id,
     label_candidates,
     make_snapshot,
     parse_size,
-    resolve_extent,
     source_line,
 )
 from pipeline.store import GeoPackageStore
