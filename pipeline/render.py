@@ -407,6 +407,9 @@ class Canvas:
             fancybox=False,
             handler_map={Patch: HandlerPatch()},
             borderpad=0.6,
+            title="Areas: ground beyond each country's border",
+            title_fontsize=lay.font * 0.68,
+            alignment="left",
         )
         legend.set_zorder(30)
         self._add(legend)
