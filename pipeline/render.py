@@ -27,7 +27,7 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubFigure
 from matplotlib.legend_handler import HandlerPatch
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, PathPatch
@@ -53,10 +53,10 @@ from pipeline.build import Theatre
 from pipeline.errors import InputError
 from pipeline.extent import DRAW_CRS, fit_bounds, to_draw_crs
 from pipeline.snapshot import (
+    Size,
     Snapshot,
     drawn_layers,
     label_candidates,
-    parse_size,
     source_line,
     stamp_line,
     title_of,
@@ -99,15 +99,26 @@ class Canvas:
         Tiles under the map, see :func:`pipeline.basemap.parse_basemap`.
     """
 
-    def __init__(self, theatre: Theatre, snap: Snapshot, basemap: Basemap | str = "none") -> None:
+    def __init__(
+        self,
+        theatre: Theatre,
+        snap: Snapshot,
+        basemap: Basemap | str = "none",
+        parent: SubFigure | None = None,
+    ) -> None:
         self.theatre = theatre
         self.snap = snap
         self.basemap = parse_basemap(basemap) if isinstance(basemap, str) else basemap
         self.basemap_note = ""
         w, h = snap.size.inches
         with mpl.rc_context(RC):
-            self.figure = Figure(figsize=(w, h), dpi=snap.size.dpi, facecolor="white")
-            FigureCanvasAgg(self.figure)
+            self.figure: Figure | SubFigure
+            if parent is None:
+                self.figure = self.root = Figure(figsize=(w, h), dpi=snap.size.dpi)
+                self.root.set_facecolor("white")
+                FigureCanvasAgg(self.root)
+            else:
+                self.figure, self.root = parent, parent.get_figure(root=True)
             self._draw_static()
             self._dynamic: list[Artist] = []
             self.set_date(snap)
@@ -559,19 +570,7 @@ class Canvas:
         InputError
             For another format.
         """
-        if fmt not in FORMATS:
-            msg = f"bad figure format {fmt!r}: use one of {', '.join(FORMATS)}"
-            raise InputError(msg)
-        buf = io.BytesIO()
-        metadata: dict[str, Any] = {
-            "png": {"Software": None},
-            "svg": {"Date": None, "Creator": None},
-            "pdf": {"CreationDate": None, "Creator": None, "Producer": None},
-        }[fmt]
-        metadata["Title"] = title_of(self.snap)
-        with mpl.rc_context(RC):
-            self.figure.savefig(buf, format=fmt, dpi=self.snap.size.dpi, metadata=metadata)
-        return buf.getvalue()
+        return _save(self.root, fmt, self.snap.size.dpi, title_of(self.snap))
 
     def to_rgb(self) -> np.ndarray:
         """The figure rasterised, ``uint8 [height, width, 3]``.
@@ -581,11 +580,28 @@ class Canvas:
         numpy.ndarray
             RGB pixels.
         """
-        canvas = self.figure.canvas
+        canvas = self.root.canvas
         with mpl.rc_context(RC):
             canvas.draw()
         rgba = np.asarray(canvas.buffer_rgba())  # type: ignore[attr-defined]
         return np.ascontiguousarray(rgba[:, :, :3])
+
+
+def _save(fig: Figure, fmt: str, dpi: float, title: str) -> bytes:
+    """A figure's bytes, without dates or versions in the metadata (reproducible)."""
+    if fmt not in FORMATS:
+        msg = f"bad figure format {fmt!r}: use one of {', '.join(FORMATS)}"
+        raise InputError(msg)
+    buf = io.BytesIO()
+    metadata: dict[str, Any] = {
+        "png": {"Software": None},
+        "svg": {"Date": None, "Creator": None},
+        "pdf": {"CreationDate": None, "Creator": None, "Producer": None},
+    }[fmt]
+    metadata["Title"] = title
+    with mpl.rc_context(RC):
+        fig.savefig(buf, format=fmt, dpi=dpi, metadata=metadata)
+    return buf.getvalue()
 
 
 def render(
@@ -671,7 +687,7 @@ def compare_figure(
     -------
     bytes
         The figure, the size of the request; each half is the figure of its date at
-        half the width (as :func:`render` would draw it alone).
+        half the width (as :func:`render` would draw it alone), vector in SVG and PDF.
 
     Raises
     ------
@@ -681,30 +697,24 @@ def compare_figure(
     if snap.since is None:
         msg = "a comparison needs an earlier date (since)"
         raise InputError(msg)
-    half = parse_size(f"{snap.size.width // 2}x{snap.size.height}")
-    left = Canvas(theatre, replace(snap, day=snap.since, since=None, size=half), basemap)
-    right = Canvas(theatre, replace(snap, size=half), basemap)
-    a, b = left.to_rgb(), right.to_rgb()
-    if fmt == "png":
-        from PIL import Image
-
-        joined = np.concatenate([a, b], axis=1)
-        buf = io.BytesIO()
-        Image.fromarray(joined).save(buf, format="PNG", optimize=False)
-        return buf.getvalue()
-    # Vector formats: one figure holding both halves as subfigures is costly to rebuild;
-    # embed the two rasterised halves instead, at the request's resolution.
+    half = Size(
+        f"{snap.size.width // 2}x{snap.size.height}",
+        snap.size.width // 2,
+        snap.size.height,
+        snap.size.dpi,
+    )
     w, h = snap.size.inches
     with mpl.rc_context(RC):
         fig = Figure(figsize=(w, h), dpi=snap.size.dpi)
+        fig.set_facecolor("white")
         FigureCanvasAgg(fig)
-        for i, img in enumerate((a, b)):
-            ax = fig.add_axes((i * 0.5, 0.0, 0.5, 1.0))
-            ax.imshow(img, interpolation="none")
-            ax.set_axis_off()
-        buf = io.BytesIO()
-        fig.savefig(buf, format=fmt, dpi=snap.size.dpi, metadata={"Title": title_of(snap)})
-    return buf.getvalue()
+        halves = fig.subfigures(1, 2, wspace=0.0)
+        left, right = np.asarray(halves, dtype=object).ravel()
+        Canvas(theatre, replace(snap, day=snap.since, since=None, size=half), basemap, left)
+        Canvas(theatre, replace(snap, size=half), basemap, right)
+    return _save(
+        fig, fmt, snap.size.dpi, f"{title_of(replace(snap, day=snap.since))} and {snap.day}"
+    )
 
 
 __all__ = [
