@@ -16,7 +16,6 @@ import re
 import tempfile
 import zipfile
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,7 @@ from pipeline.basemap import Basemap
 from pipeline.build import Theatre
 from pipeline.errors import InputError
 from pipeline.render import FORMATS as FIGURE_FORMATS
-from pipeline.render import Canvas, frames
+from pipeline.render import canvases, frames
 from pipeline.snapshot import Snapshot, citation, data_version, figure_id, source_line
 
 MAX_FRAMES = 400
@@ -245,16 +244,9 @@ def zip_bytes(
     buf = io.BytesIO()
     manifest: list[dict[str, str]] = []
     cites: list[str] = []
-    canvas: Canvas | None = None
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for day in days:
-            frame = replace(snap, day=day)
-            if canvas is None:
-                canvas = Canvas(theatre, frame, basemap)
-                if notes is not None and canvas.basemap_note:
-                    notes.append(canvas.basemap_note)
-            else:
-                canvas.set_date(frame)
+        for canvas in canvases(theatre, snap, days, basemap, notes):
+            day, frame = canvas.snap.day, canvas.snap
             data = canvas.to_bytes(inner)
             name = f"frontline-{day.isoformat()}.{inner}"
             zf.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), data)

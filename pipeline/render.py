@@ -628,21 +628,21 @@ def render(
     return Canvas(theatre, snap, basemap).to_bytes(fmt)
 
 
-def frames(
+def canvases(
     theatre: Theatre,
     snap: Snapshot,
     days: Sequence[Any],
     basemap: Basemap | str = "none",
     notes: list[str] | None = None,
-) -> Iterator[np.ndarray]:
-    """RGB frames of one request over several dates, drawing the static parts once.
+) -> Iterator[Canvas]:
+    """One canvas, redrawn for each date in turn: the static parts are drawn once.
 
     Parameters
     ----------
     theatre : Theatre
         The loaded theatre.
     snap : Snapshot
-        The request (its extent, size, views and ``since`` hold for every frame).
+        The request (its extent, size, views and ``since`` hold for every date).
     days : sequence of datetime.date
         The dates, in order.
     basemap : Basemap or str, default "none"
@@ -652,8 +652,8 @@ def frames(
 
     Yields
     ------
-    numpy.ndarray
-        ``uint8 [height, width, 3]`` per date.
+    Canvas
+        The canvas, showing the next date (its ``snap`` is that date's request).
     """
     canvas: Canvas | None = None
     for day in days:
@@ -664,6 +664,37 @@ def frames(
                 notes.append(canvas.basemap_note)
         else:
             canvas.set_date(frame)
+        yield canvas
+
+
+def frames(
+    theatre: Theatre,
+    snap: Snapshot,
+    days: Sequence[Any],
+    basemap: Basemap | str = "none",
+    notes: list[str] | None = None,
+) -> Iterator[np.ndarray]:
+    """RGB frames of one request over several dates (see :func:`canvases`).
+
+    Parameters
+    ----------
+    theatre : Theatre
+        The loaded theatre.
+    snap : Snapshot
+        The request.
+    days : sequence of datetime.date
+        The dates, in order.
+    basemap : Basemap or str, default "none"
+        Tiles under the map.
+    notes : list of str, optional
+        Receives the basemap's note.
+
+    Yields
+    ------
+    numpy.ndarray
+        ``uint8 [height, width, 3]`` per date.
+    """
+    for canvas in canvases(theatre, snap, days, basemap, notes):
         yield canvas.to_rgb()
 
 
@@ -724,6 +755,7 @@ __all__ = [
     "OFFLINE_STYLE",
     "Canvas",
     "Format",
+    "canvases",
     "compare_figure",
     "frames",
     "render",
