@@ -110,11 +110,7 @@ def extent_spec() -> str:
     if mode == "named place":
         return str(ss["place"])
     if mode == "bounding box":
-        text = str(ss["bbox"])
-        if len(text.split(",")) != 4:
-            msg = f"bad bounding box {text!r}: expected min_lon,min_lat,max_lon,max_lat"
-            raise InputError(msg)
-        return text
+        return str(ss["bbox"])
     link = parse_qs(urlsplit(str(ss["permalink"]).strip()).query)
     if "map" not in link:
         msg = f"map page permalink {ss['permalink']!r} has no map= parameter; pan the map first"

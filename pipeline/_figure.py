@@ -77,16 +77,12 @@ class Layout:
         Base font size in points.
     map_box : tuple of float
         ``(left, bottom, width, height)`` of the map as figure fractions.
-    title_lines, source_lines : list of str
-        Wrapped subtitle and source line.
     """
 
     width: float
     height: float
     font: float
     map_box: tuple[float, float, float, float]
-    subtitle_lines: tuple[str, ...]
-    source_lines: tuple[str, ...]
 
 
 def wrap(text: str, width_in: float, font_pt: float) -> tuple[str, ...]:
@@ -103,7 +99,7 @@ def layout(width: float, height: float, subtitle: str, sources: str) -> Layout:
     width, height : float
         Figure size in inches.
     subtitle, sources : str
-        Texts to wrap.
+        Texts whose wrapped lines set the heights of the top and bottom bands.
 
     Returns
     -------
@@ -117,7 +113,7 @@ def layout(width: float, height: float, subtitle: str, sources: str) -> Layout:
     top = (font * 1.9 + len(sub) * font * 0.85 * 1.35 + font * 0.9) / 72 + margin * 0.6
     bottom = (len(src) + 1) * font * 0.62 * 1.4 / 72 + margin * 0.7
     box = (margin / width, bottom / height, 1 - 2 * margin / width, 1 - (top + bottom) / height)
-    return Layout(width, height, font, box, sub, src)
+    return Layout(width, height, font, box)
 
 
 def capital(text: str) -> str:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -24,6 +22,7 @@ import shapely
 
 import pipeline
 from pipeline import boundaries, claims, places, settings, territory, timeline
+from pipeline._files import atomic_write
 from pipeline.claims import Claimant
 from pipeline.errors import InputError
 from pipeline.places import Gazetteer
@@ -60,17 +59,6 @@ def inputs_fingerprint(data_dir: Path, max_radius_m: float) -> str:
         digest.update(str(path.relative_to(data_dir)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        Path(tmp).replace(path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 @dataclass
@@ -317,7 +305,7 @@ def load_theatre(
         progress("build settlement cells")
         located = gaz_places[gaz_places["located"]]
         cells = territory.cells_from_points(located, regions, max_radius_m)
-        _atomic_write(cells_path, lambda p: cells.to_parquet(p, index=False))
+        atomic_write(cells_path, lambda p: cells.to_parquet(p, index=False))
     progress("derive map events")
     events = timeline.map_events(ledger)
     return Theatre(

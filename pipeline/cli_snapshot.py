@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from pipeline._files import atomic_write
 from pipeline.animate import parse_step, series_days
 from pipeline.build import Theatre
 from pipeline.errors import InputError
@@ -100,13 +99,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
     if not folder.is_dir():
         msg = f"bad output {str(path)!r}: folder {str(folder)!r} does not exist"
         raise InputError(msg)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        Path(tmp).replace(path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    atomic_write(path, lambda p: p.write_bytes(data))
 
 
 def cmd_snapshot(theatre: Theatre, args: argparse.Namespace, out: TextIO) -> int:

@@ -162,11 +162,7 @@ def _properties(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _settlements(theatre: Theatre, snap: Snapshot) -> pd.DataFrame:
-    places = label_candidates(theatre, snap)
-    lonlat = theatre.places.set_index("place_id").loc[places["place_id"], ["lon", "lat"]]
-    return places.assign(lon=lonlat["lon"].to_numpy(), lat=lonlat["lat"].to_numpy()).drop(
-        columns=["x", "y"]
-    )
+    return label_candidates(theatre, snap).drop(columns=["x", "y"])
 
 
 def geojson_bytes(theatre: Theatre, snap: Snapshot) -> bytes:

@@ -39,8 +39,11 @@ FRAME_MARGIN = 0.12
 PERMALINK_VIEWPORT_PX: tuple[int, int] = (1100, 560)
 """The map page's usual viewport, used to turn its ``map=lat,lon,zoom`` into bounds."""
 
-_TO_DRAW = pyproj.Transformer.from_crs(settings.GEO_CRS, DRAW_CRS, always_xy=True)
-_TO_GEO = pyproj.Transformer.from_crs(DRAW_CRS, settings.GEO_CRS, always_xy=True)
+TO_DRAW = pyproj.Transformer.from_crs(settings.GEO_CRS, DRAW_CRS, always_xy=True)
+"""Longitude/latitude to :data:`DRAW_CRS` metres."""
+
+TO_GEO = pyproj.Transformer.from_crs(DRAW_CRS, settings.GEO_CRS, always_xy=True)
+""":data:`DRAW_CRS` metres to longitude/latitude."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ class Extent:
     def lonlat_bounds(self) -> tuple[float, float, float, float]:
         """The bounds in longitude and latitude (EPSG:4326)."""
         x0, y0, x1, y1 = self.bounds
-        lon0, lat0, lon1, lat1 = _TO_GEO.transform_bounds(x0, y0, x1, y1)
+        lon0, lat0, lon1, lat1 = TO_GEO.transform_bounds(x0, y0, x1, y1)
         return (float(lon0), float(lat0), float(lon1), float(lat1))
 
 
@@ -137,7 +140,7 @@ def _bbox_extent(theatre: Theatre, spec: str, numbers: list[float]) -> Extent:
     if not box.intersects(theatre.extent):
         msg = f"bad extent {spec!r}: the box does not touch the theatre"
         raise InputError(msg)
-    x0, y0, x1, y1 = _TO_DRAW.transform_bounds(lon0, lat0, lon1, lat1)
+    x0, y0, x1, y1 = TO_DRAW.transform_bounds(lon0, lat0, lon1, lat1)
     if min(x1 - x0, y1 - y0) < 1_000:
         msg = f"bad extent {spec!r}: the box is under 1 km across"
         raise InputError(msg)
@@ -218,14 +221,15 @@ def resolve_extent(theatre: Theatre, spec: str | None, views: Sequence[str]) -> 
         return _grow(shapely.transform(theatre.extent, _project_xy), "theatre")
     if text.lower().startswith("map="):
         return _bbox_extent(theatre, text, list(extent_from_permalink(text[4:])))
-    parts = [p.strip() for p in text.split(",")]
-    if len(parts) == 4:
+    if re.fullmatch(r"[\d\s.,+-]+", text) and "," in text:  # numbers: a bounding box
         try:
-            numbers = [float(p) for p in parts]
+            numbers = [float(p) for p in text.split(",")]
         except ValueError:
             numbers = []
-        if numbers:
-            return _bbox_extent(theatre, text, numbers)
+        if len(numbers) != 4:
+            msg = f"bad bounding box {text!r}: expected min_lon,min_lat,max_lon,max_lat"
+            raise InputError(msg)
+        return _bbox_extent(theatre, text, numbers)
     margin_km = PLACE_MARGIN_KM
     name = text
     m = re.fullmatch(r"(.+?)\s*\+\s*(\d+(?:\.\d+)?)\s*km", text, flags=re.IGNORECASE)
@@ -252,14 +256,14 @@ def resolve_extent(theatre: Theatre, spec: str | None, views: Sequence[str]) -> 
     if point is None:
         msg = f"extent {name!r}: {best.name} has no known position (unlocated in the gazetteer)"
         raise InputError(msg)
-    x, y = _TO_DRAW.transform(*point)
+    x, y = TO_DRAW.transform(*point)
     r = margin_km * 1000.0
     label = text if m is not None else f"{best.name}+{margin_km:g}km"
     return Extent(label, (x - r, y - r, x + r, y + r))
 
 
 def _project_xy(coords: np.ndarray) -> np.ndarray:
-    x, y = _TO_DRAW.transform(coords[:, 0], coords[:, 1])
+    x, y = TO_DRAW.transform(coords[:, 0], coords[:, 1])
     return np.column_stack([x, y])
 
 

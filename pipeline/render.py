@@ -21,7 +21,6 @@ from typing import Any, Literal
 
 import matplotlib as mpl
 import numpy as np
-import pyproj
 import shapely
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
@@ -33,7 +32,6 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, PathPatch
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar  # type: ignore[import-untyped]
 
-from pipeline import settings
 from pipeline._figure import (
     FILL_ALPHA,
     LAND_COLOURS,
@@ -51,7 +49,7 @@ from pipeline._figure import (
 from pipeline.basemap import Basemap, fetch_basemap, parse_basemap
 from pipeline.build import Theatre
 from pipeline.errors import InputError
-from pipeline.extent import DRAW_CRS, fit_bounds, to_draw_crs
+from pipeline.extent import DRAW_CRS, TO_DRAW, TO_GEO, fit_bounds, to_draw_crs
 from pipeline.snapshot import (
     Size,
     Snapshot,
@@ -66,9 +64,6 @@ from pipeline.webmap import DISAGREEMENT_COLOUR, SIDE_COLOURS, SIDE_LABELS
 
 Format = Literal["png", "svg", "pdf"]
 FORMATS: tuple[Format, ...] = ("png", "svg", "pdf")
-
-_TO_GEO = pyproj.Transformer.from_crs(DRAW_CRS, settings.GEO_CRS, always_xy=True)
-_TO_DRAW_XY = pyproj.Transformer.from_crs(settings.GEO_CRS, DRAW_CRS, always_xy=True)
 
 
 def _subtitle(theatre: Theatre, snap: Snapshot) -> str:
@@ -153,7 +148,7 @@ class Canvas:
         )
         image, extent, note = fetch_basemap(
             self.basemap,
-            tuple(float(v) for v in _TO_GEO.transform_bounds(x0, y0, x1, y1)),  # type: ignore[arg-type]
+            tuple(float(v) for v in TO_GEO.transform_bounds(x0, y0, x1, y1)),  # type: ignore[arg-type]
             DRAW_CRS,
             int(lay.map_box[2] * snap.size.width),
         )
@@ -179,7 +174,7 @@ class Canvas:
         # Region names where enough of the region is in view, at the point of it farthest
         # from any settlement (so they stay clear of the claims and their labels).
         located = t.places[t.places["located"]]
-        px, py = _TO_DRAW_XY.transform(located["lon"].to_numpy(), located["lat"].to_numpy())
+        px, py = TO_DRAW.transform(located["lon"].to_numpy(), located["lat"].to_numpy())
         gx, gy = np.meshgrid(np.linspace(x0, x1, 24)[2:-2], np.linspace(y0, y1, 18)[2:-2])
         # The legend sits in the lower left: keep names out of it.
         free = ~((gx < x0 + 0.35 * (x1 - x0)) & (gy < y0 + 0.3 * (y1 - y0)))
@@ -242,8 +237,8 @@ class Canvas:
         ax.add_artist(bar)
         # North: the direction of the meridian through the map's centre.
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-        lon, lat = _TO_GEO.transform(cx, cy)
-        nx, ny = _TO_DRAW_XY.transform(lon, lat + 0.05)
+        lon, lat = TO_GEO.transform(cx, cy)
+        nx, ny = TO_DRAW.transform(lon, lat + 0.05)
         angle = math.atan2(nx - cx, ny - cy)
         ax_w, ax_h = lay.map_box[2] * lay.width, lay.map_box[3] * lay.height
         length_in = 0.45 * lay.font / 10

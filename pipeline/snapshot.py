@@ -29,7 +29,7 @@ import pipeline
 from pipeline import settings
 from pipeline.build import Theatre
 from pipeline.errors import FrontlineError, InputError
-from pipeline.extent import _TO_DRAW, Extent, resolve_extent
+from pipeline.extent import TO_DRAW, Extent, resolve_extent
 from pipeline.viewstate import MAX_VIEWS
 
 SIZES: dict[str, tuple[int, int, float]] = {
@@ -445,17 +445,19 @@ def label_candidates(theatre: Theatre, snap: Snapshot) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``place_id``, ``name``, ``x``, ``y`` (:data:`DRAW_CRS`), ``verified``,
+        ``place_id``, ``name``, ``lon``, ``lat``, ``x``, ``y`` (:data:`DRAW_CRS`), ``verified``,
         ``precision_m``, ``today`` (named in the day's claims), ``source``, ``licence``.
     """
     located = theatre.places[theatre.places["located"]]
-    x, y = _TO_DRAW.transform(located["lon"].to_numpy(), located["lat"].to_numpy())
+    x, y = TO_DRAW.transform(located["lon"].to_numpy(), located["lat"].to_numpy())
     x0, y0, x1, y1 = snap.extent.bounds
     inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
     frame = pd.DataFrame(
         {
             "place_id": located["place_id"].to_numpy(),
             "name": located["name"].to_numpy(),
+            "lon": located["lon"].to_numpy(dtype=float),
+            "lat": located["lat"].to_numpy(dtype=float),
             "x": x,
             "y": y,
             "verified": located["verified"].to_numpy(dtype=bool),
@@ -513,14 +515,18 @@ def drawn_layers(theatre: Theatre, snap: Snapshot) -> dict[str, gpd.GeoDataFrame
         frames["change"] = theatre.change(snap.views[0], snap.since, snap.day).assign(
             view=snap.views[0]
         )
+    # Ground rows name a view as asked, disagreement rows by its label: key both.
+    spellings = {k: v for v in snap.views for k in (v, theatre.view(v).label)}
+    names = {k: view_name(theatre, v) for k, v in spellings.items()}
+    sources = {k: claim_sources(theatre, v, snap.day) for k, v in spellings.items()}
     out: dict[str, gpd.GeoDataFrame] = {}
     for name, frame in frames.items():
         gdf = gpd.GeoDataFrame(frame, geometry="geometry", crs=settings.GEO_CRS)
         geoms = gdf.geometry.to_numpy()
         gdf = gdf[~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)].copy()
         view_col = "view_a" if name == "disagreement" else "view"
-        gdf["claimant_name"] = [view_name(theatre, v) for v in gdf[view_col]]
-        gdf["sources"] = [claim_sources(theatre, v, snap.day) for v in gdf[view_col]]
+        gdf["claimant_name"] = gdf[view_col].map(names)
+        gdf["sources"] = gdf[view_col].map(sources)
         gdf["attribution"] = ATTRIBUTION
         gdf["data_version"] = stamp
         out[name] = gdf.reset_index(drop=True)

@@ -12,8 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -25,6 +23,7 @@ import shapely
 import shapely.geometry
 
 from pipeline import settings
+from pipeline._files import atomic_write
 from pipeline.assets import STATIC_SUBDIR
 from pipeline.build import Theatre
 
@@ -189,13 +188,8 @@ def publish_json(static_dir: Path, fingerprint: str, stem: str, payload: object)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{stem}.json"
     if not target.exists():
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{stem}", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(payload, fh, separators=(",", ":"), default=str, allow_nan=False)
-            Path(tmp).replace(target)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        text = json.dumps(payload, separators=(",", ":"), default=str, allow_nan=False)
+        atomic_write(target, lambda p: p.write_text(text, encoding="utf-8"))
     return f"{STATIC_URL}/frontline-{fingerprint}/{stem}.json"
 
 

@@ -242,7 +242,9 @@ def test_snapshots_page_previews_other_formats_as_png(fmt: str, preview: str) ->
     at.selectbox(key="format").set_value(fmt).run()
     assert not at.exception
     assert at.image[0].captions[0].startswith(preview)
-    assert at.download_button(key="download").label == f"Download {fmt.upper()}"
+    download = at.download_button(key="download")
+    assert download.label == f"Download {fmt.upper()}"
+    assert download.proto.url.endswith(f".{fmt}")  # the export itself, not the PNG preview
     assert any(c.value.startswith(f"frontline-2024-08-25-ua-gs-ru-mod.{fmt}: ") for c in at.caption)
 
 

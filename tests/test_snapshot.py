@@ -10,7 +10,7 @@ import shapely
 
 from pipeline.build import Theatre, load_theatre
 from pipeline.errors import InputError, PlaceNotFoundError
-from pipeline.extent import _TO_DRAW, extent_from_permalink, resolve_extent
+from pipeline.extent import TO_DRAW, extent_from_permalink, resolve_extent
 from pipeline.ingest import stored_theatre
 from pipeline.snapshot import (
     data_version,
@@ -61,7 +61,7 @@ def test_bad_sizes_name_the_value(spec: str, reason: str) -> None:
 
 def _lonlat_centre(bounds: tuple[float, float, float, float]) -> tuple[float, float]:
     x0, y0, x1, y1 = bounds
-    lon, lat = _TO_DRAW.transform((x0 + x1) / 2, (y0 + y1) / 2, direction="INVERSE")
+    lon, lat = TO_DRAW.transform((x0 + x1) / 2, (y0 + y1) / 2, direction="INVERSE")
     return float(lon), float(lat)
 
 
@@ -115,6 +115,8 @@ def test_permalink_bounds_follow_the_zoom() -> None:
         ("36.0,51.0,35.0,51.4", InputError, "min < max"),
         ("10.0,10.0,11.0,11.0", InputError, "does not touch the theatre"),
         ("35.0,51.0,35.001,51.001", InputError, "under 1 km"),
+        ("35,51,35.6", InputError, "bad bounding box '35,51,35.6'"),
+        ("35,51,,51.4", InputError, "bad bounding box"),
         ("Sudzha+900km", InputError, "0.5 to 300 km"),
         ("map=51.2,35.3", InputError, "lat,lon,zoom"),
         ("map=91,35.3,10", InputError, "out of range"),
@@ -173,6 +175,18 @@ def test_stamps_follow_the_inputs(tmp_path: Path) -> None:
     assert figure_id(a, bigger) == figure_id(a, snap)
     assert "Test Wire" in source_line(a, snap)
     assert "Other Wire" in source_line(other, snap)
+
+
+@pytest.mark.parametrize("views", [["ua-gs", "ru-mod"], ["consolidated", "ua-gs"]])
+def test_every_drawn_layer_names_its_claimant_and_sources(kursk: Theatre, views: list[str]) -> None:
+    snap = make_snapshot(kursk, AUG25, views, since=dt.date(2024, 8, 12))
+    layers = drawn_layers(kursk, snap)
+    assert set(layers) == {"ground", "disagreement", "change"}
+    for frame in layers.values():
+        assert len(frame)
+        assert frame["claimant_name"].notna().all()
+        assert frame["sources"].notna().all()
+        assert frame["sources"].str.len().gt(0).all()
 
 
 def test_drawn_layers_carry_their_sources(kursk: Theatre) -> None:
