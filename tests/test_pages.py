@@ -58,14 +58,18 @@ def test_claims_page_unknown_place_says_so() -> None:
     assert any("Atlantis" in i.value for i in at.info)
 
 
-def test_gazetteer_ranks_candidates_and_lists_unlocated() -> None:
+def test_gazetteer_ranks_candidates_and_lists_unlocated(kursk: Theatre) -> None:
     at = _run(GAZETTEER)
     at.text_input(key="query").set_value("Hornal").run()
     assert not at.exception
     candidates, unlocated, unverified = (d.value for d in at.dataframe)
     assert candidates.iloc[0]["place_id"] == "cur-gornal"
     assert candidates.iloc[0]["source"]
-    assert len(unlocated) > 0
+    places = kursk.places
+    # Every unlocated village and every unverified position, and nothing else.
+    assert set(unlocated["place_id"]) == set(places.loc[~places["located"], "place_id"])
+    expected = places.loc[places["located"] & ~places["verified"], "place_id"]
+    assert set(unverified["place_id"]) == set(expected) != set()
     assert not unlocated["place_id"].isin(["cur-gornal"]).any()
     assert (unverified["precision_m"] >= 5000).all()
 
