@@ -22,6 +22,7 @@ from pipeline import settings
 from pipeline.build import Theatre
 from pipeline.claims import key_events
 from pipeline.errors import FrontlineError
+from pipeline.safetext import markdown_format
 from pipeline.timeline import area_chart_frame, side_areas
 from pipeline.viewstate import MAX_VIEWS, ViewState, state_from_params
 from pipeline.webmap import base_map, ground_layer, publish_json, write_static_layers
@@ -139,20 +140,30 @@ def _figures(t: Theatre, views: list[str], day: dt.date, compare: dt.date | None
     cols = st.columns(len(views))
     for col, row in zip(cols, rows, strict=True):
         held = row["UA km²"] + row["contested km²"]
-        col.metric(f"{row['view']}: Ukrainian-held or contested", f"{held:,} km²")
+        col.metric(markdown_format("{}: Ukrainian-held or contested", row["view"]), f"{held:,} km²")
     if len(views) >= 2:
         diff = t.disagreement(views[0], views[1], day)
         total = float(diff["area_km2"].sum()) if len(diff) else 0.0
         st.caption(
-            f"{views[0]} and {views[1]} disagree on {total:,.0f} km² of the theatre "
-            "(purple hatching on the map)."
+            markdown_format(
+                "{} and {} disagree on {} km² of the theatre (purple hatching on the map).",
+                views[0],
+                views[1],
+                f"{total:,.0f}",
+            )
         )
     if compare is not None:
         change = t.change(views[0], compare, day, within=FOCUS)
         ua = change[change["side"] == "UA"].set_index("change")["area_km2"]
         st.caption(
-            f"{views[0]}, {compare} → {day}: Ukraine gained {ua['gained']:,.0f} km² "
-            f"and lost {ua['lost']:,.0f} km²."
+            markdown_format(
+                "{}, {} → {}: Ukraine gained {} km² and lost {} km².",
+                views[0],
+                compare,
+                day,
+                f"{ua['gained']:,.0f}",
+                f"{ua['lost']:,.0f}",
+            )
         )
 
 
@@ -230,7 +241,7 @@ def _area_chart(t: Theatre, views: list[str], day: dt.date) -> None:
 def _claims_of_day(t: Theatre, day: dt.date) -> None:
     ledger = t.claims
     today = ledger[ledger["date"] == day]
-    st.markdown(f"**Claims dated {day}** ({len(today)})")
+    st.markdown(markdown_format("**Claims dated {}** ({})", day, len(today)))
     if len(today):
         st.dataframe(
             today[["claimant", "kind", "place", "side", "publisher", "title", "url", "confidence"]],
@@ -246,14 +257,14 @@ def main() -> None:
     try:
         t = theatre()
     except FrontlineError as e:
-        st.error(f"The theatre's data could not be loaded: {e}")
+        st.error(markdown_format("The theatre's data could not be loaded: {}", e))
         st.stop()
     views = [*t.claimants, "consolidated"]
     first, last = t.date_range()
     _init_state(t, views)
     st.title("Frontline: the Kursk incursion, claim by claim")
     for notice in st.session_state.get("notices", []):
-        st.warning(f"Permalink: {notice}")
+        st.warning(markdown_format("Permalink: {}", notice))
     with st.sidebar:
         st.multiselect("Whose map (first is filled)", views, key="views", max_selections=MAX_VIEWS)
         st.slider(
@@ -274,7 +285,7 @@ def main() -> None:
     day: dt.date = st.session_state["date"]
     compare: dt.date | None = st.session_state["compare"]
     if compare is not None and compare > day:
-        st.warning(f"Change since {compare} is after {day}: ignored.")
+        st.warning(markdown_format("Change since {} is after {}: ignored.", compare, day))
         compare = None
     params = ViewState(day, tuple(chosen), compare).to_params()
     if "map" in st.query_params:  # the map's own view, kept in the URL by the browser
@@ -290,14 +301,17 @@ def main() -> None:
         key="map",
     )
     st.caption(
-        "Filled: the first view's ground beyond the border (blue Ukraine, red Russia, grey "
-        "dashed contested); outlines: the other views; purple hatching: where the first two views "
-        "disagree; thick outlines: ground gained (solid) or lost (dashed) since the chosen "
-        "date. Click a settlement for the claims behind it. Ground is the union of settlement "
-        f"cells (Voronoi, at most {settings.CELL_MAX_RADIUS_M / 1000:g} km from the "
-        "settlement). Hollow dots with a dashed ring are unverified positions. "
-        "Settlements: GeoNames (CC BY 4.0) and cited sources; borders: © OpenStreetMap "
-        "contributors (ODbL) and Natural Earth."
+        markdown_format(
+            "Filled: the first view's ground beyond the border (blue Ukraine, red Russia, "
+            "grey dashed contested); outlines: the other views; purple hatching: where the first "
+            "two views disagree; thick outlines: ground gained (solid) or lost (dashed) since "
+            "the chosen date. Click a settlement for the claims behind it. Ground is the union "
+            "of settlement cells (Voronoi, at most {} km from the settlement). "
+            "Hollow dots with a dashed ring are unverified positions. "
+            "Settlements: GeoNames (CC BY 4.0) and cited sources; borders: © OpenStreetMap "
+            "contributors (ODbL) and Natural Earth.",
+            f"{settings.CELL_MAX_RADIUS_M / 1000:g}",
+        )
     )
     st.page_link(  # pan and zoom reach the Snapshots page only through a pasted map URL
         "pages/4_Snapshots.py",
@@ -307,7 +321,8 @@ def main() -> None:
     )
     _area_chart(t, chosen, day)
     _claims_of_day(t, day)
-    st.caption(f"Page computed in {(time.perf_counter() - started) * 1000:.0f} ms.")
+    ms = (time.perf_counter() - started) * 1000
+    st.caption(markdown_format("Page computed in {} ms.", f"{ms:.0f}"))
 
 
 main()

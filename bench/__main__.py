@@ -1,4 +1,4 @@
-"""``make bench``: build time of the Kursk theatre, and a synthetic whole front.
+"""``make bench``: build time of the Kursk theatre, uploads, and a synthetic whole front.
 
 Every figure is measured in this run, beside the naive baseline it is compared with.
 Run on one core: ``taskset -c 0 python -m bench`` (the Makefile does so when it can).
@@ -20,6 +20,7 @@ import shapely
 from bench.app_bench import bench_browser, bench_script_time
 from bench.snapshot_bench import bench_snapshots
 from bench.synthetic import START, synthetic_claims, synthetic_places, synthetic_regions
+from bench.upload_bench import bench_uploads
 from pipeline import settings
 from pipeline.build import load_theatre
 from pipeline.territory import cells_from_points
@@ -124,12 +125,26 @@ def main() -> int:
     parser.add_argument("--places", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=1_000)
     parser.add_argument("--plain-sample", type=int, default=20)
-    parser.add_argument("--only", choices=("snapshots",), help="run one group alone")
+    parser.add_argument("--only", choices=("snapshots", "uploads"), help="run one group alone")
+    parser.add_argument(
+        "--squares",
+        type=int,
+        default=50_000,
+        help="squares in the upload bench (the issue's 50,000)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="uploads: 5,000 squares and no naive baseline"
+    )
     args = parser.parse_args()
+    squares, naive = (5_000, 0) if args.quick else (args.squares, 5_000)
     if args.only == "snapshots":
         bench_snapshots()
         return 0
+    if args.only == "uploads":
+        bench_uploads(squares, naive)
+        return 0
     bench_kursk()
+    bench_uploads(squares, naive)
     bench_snapshots()
     print("== map page ==")
     bench_script_time()

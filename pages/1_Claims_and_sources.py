@@ -11,6 +11,7 @@ from appdata import base_theatre
 from pipeline import settings
 from pipeline.build import Theatre
 from pipeline.ledger import claims_to_csv, filter_claims, with_conflicts
+from pipeline.safetext import markdown_format
 
 st.set_page_config(page_title="Frontline — claims & sources", layout="wide")
 
@@ -48,9 +49,13 @@ rows = filter_claims(ledger, t.gazetteer, claimants, place, sides, start, end)
 if only_conflicts:
     rows = rows[rows["conflict_with"] != ""]
 if place.strip() and rows.empty:
-    st.info(f"No claim about {place!r} matches these filters.")
+    st.info(markdown_format("No claim about “{}” matches these filters.", place))
 n_conflicts = int((rows["conflict_with"] != "").sum())
-st.markdown(f"**{len(rows)} claims**, {n_conflicts} in conflict with another claimant's.")
+st.markdown(
+    markdown_format(
+        "**{} claims**, {} in conflict with another claimant's.", len(rows), n_conflicts
+    )
+)
 view = rows[
     [
         "date",

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from appdata import base_theatre
+from pipeline.safetext import markdown_format
 
 st.set_page_config(page_title="Frontline — gazetteer", layout="wide")
 
@@ -22,14 +23,21 @@ if query.strip():
     res = t.gazetteer.resolve(query)
     if not res.candidates:
         st.warning(
-            f"No place matches {query!r}. Closest: "
-            + ", ".join(t.gazetteer.suggest(res.parsed.name or query))
+            markdown_format(
+                "No place matches “{}”. Closest: {}",
+                query,
+                ", ".join(t.gazetteer.suggest(res.parsed.name or query)),
+            )
         )
     else:
         if res.ambiguous:
             st.warning(
-                f"{query!r} is ambiguous: {len(res.candidates)} places tie. "
-                "Add a region, e.g. 'Popovka, Belgorod region'."
+                markdown_format(
+                    "“{}” is ambiguous: {} places tie. Add a region, e.g. "
+                    "'Popovka, Belgorod region'.",
+                    query,
+                    len(res.candidates),
+                )
             )
         rows = []
         for rank, c in enumerate(res.candidates[:15], start=1):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import unquote
 
 import pandas as pd
 import streamlit as st
@@ -13,6 +14,7 @@ from pipeline import ingest, settings
 from pipeline.build import Theatre
 from pipeline.claims import Claimant, parse_date
 from pipeline.errors import FrontlineError, InputError
+from pipeline.safetext import markdown_format
 from pipeline.store import GeoPackageStore, open_store
 from pipeline.upload_read import FORMATS, MAX_BYTES
 from pipeline.webmap import map_of_view, upload_layer
@@ -92,8 +94,12 @@ def _preview(base: Theatre, before: Theatre, store: GeoPackageStore, draft: inge
     fmap = map_of_view(after, [draft.mapping.claimant], day)
     upload_layer(shown).add_to(fmap)
     st.caption(
-        f"{draft.mapping.claimant} on {day} after this upload (filled), with the uploaded "
-        "polygons dashed. Property text is shown as text."
+        markdown_format(
+            "{} on {} after this upload (filled), with the uploaded polygons dashed. "
+            "Property text is shown as text.",
+            draft.mapping.claimant,
+            day,
+        )
     )
     st_folium(fmap, height=480, use_container_width=True, returned_objects=[], key="preview")
     sample = draft.polygons.drop(columns="geometry").head(50)
@@ -113,10 +119,12 @@ def _revisions(store: GeoPackageStore) -> None:
     if right.button("Revert (adds a revision; nothing is deleted)", key="revert"):
         try:
             rev = store.revert(int(target), who=st.session_state.get("who") or "app")
-            st.success(f"Revision {rev.revision_id} reverts revision {rev.reverts}.")
+            st.success(
+                markdown_format("Revision {} reverts revision {}.", rev.revision_id, rev.reverts)
+            )
             st.rerun()
         except FrontlineError as e:
-            st.error(str(e))
+            st.error(markdown_format("{}", e))
 
 
 def main() -> None:
@@ -125,13 +133,17 @@ def main() -> None:
     try:
         store = open_store()
     except FrontlineError as e:
-        st.error(f"The store could not be opened: {e}")
+        st.error(markdown_format("The store could not be opened: {}", e))
         st.stop()
     t = uploaded_theatre(base, base.fingerprint, store.fingerprint())
     st.title("Upload a control map")
     st.caption(
-        f"Accepted: {', '.join(sorted(FORMATS))}; up to {MAX_BYTES // 2**20} MiB. Files are "
-        "read in memory, checked (format, CRS, coordinates, rings, size) and never run."
+        markdown_format(
+            "Accepted: {}; up to {} MiB. Files are read in memory, checked (format, CRS, "
+            "coordinates, rings, size) and never run.",
+            ", ".join(sorted(FORMATS)),
+            MAX_BYTES // 2**20,
+        )
     )
     upload = st.file_uploader("Control map file", type=[e.lstrip(".") for e in FORMATS], key="file")
     cols = st.columns(3)
@@ -144,34 +156,66 @@ def main() -> None:
     try:
         mapping, claimant = _mapping(t)
     except FrontlineError as e:
-        st.error(str(e))
+        st.error(markdown_format("{}", e))
         mapping = None
     if upload is not None and mapping is not None:
-        try:
-            draft = ingest.ingest_bytes(
-                upload.getvalue(),
-                upload.name,
-                mapping,
-                t,
-                layer=layer.strip() or None,
-                crs=crs.strip() or None,
-                claimant=claimant,
-            )
-            _preview(base, t, store, draft)
-            if st.button("Commit", type="primary", key="commit"):
-                ingest.commit(
-                    store,
-                    draft,
-                    who=st.session_state["who"],
-                    source=st.session_state["source"],
-                    licence=st.session_state["licence"],
+        # The file is read in a worker (pipeline.upload_worker). Any click reruns the page,
+        # and Streamlit stops this run at its next st.* call, the ticker's, which ends the
+        # worker; the Cancel button's own rerun then does not read again.
+        reading = st.empty()
+        with reading.container():
+            cancelled = st.button("Cancel reading", key="cancel_read")
+            ticker = st.empty()
+        limit = settings.READ_WALL_S
+
+        # Browsers send the file's name percent-encoded; the analyst knows it unencoded.
+        name = unquote(upload.name)
+
+        def tick(seconds: float) -> None:
+            ticker.caption(
+                markdown_format(
+                    "Reading {} … {} s (limit {} s)", name, round(seconds), f"{limit:g}"
                 )
-                if draft.report.existing:
-                    st.info(f"Already stored as revision(s) {draft.report.existing}.")
-                else:
-                    st.success(f"Committed as revision(s) {draft.report.committed}.")
-        except FrontlineError as e:
-            st.error(str(e))
+            )
+
+        if cancelled:
+            reading.empty()
+            st.info("Reading cancelled: change an option or upload the file again.")
+        else:
+            try:
+                draft = ingest.ingest_bytes(
+                    upload.getvalue(),
+                    name,
+                    mapping,
+                    t,
+                    layer=layer.strip() or None,
+                    crs=crs.strip() or None,
+                    claimant=claimant,
+                    progress=tick,
+                )
+                reading.empty()
+                _preview(base, t, store, draft)
+                if st.button("Commit", type="primary", key="commit"):
+                    ingest.commit(
+                        store,
+                        draft,
+                        who=st.session_state["who"],
+                        source=st.session_state["source"],
+                        licence=st.session_state["licence"],
+                    )
+                    if draft.report.existing:
+                        st.info(
+                            markdown_format(
+                                "Already stored as revision(s) {}.", draft.report.existing
+                            )
+                        )
+                    else:
+                        st.success(
+                            markdown_format("Committed as revision(s) {}.", draft.report.committed)
+                        )
+            except FrontlineError as e:
+                reading.empty()
+                st.error(markdown_format("{}", e))
     _revisions(store)
 
 

@@ -21,6 +21,7 @@ from pipeline.build import Theatre
 from pipeline.claims import parse_date
 from pipeline.errors import FrontlineError, InputError
 from pipeline.render import FORMATS
+from pipeline.safetext import markdown_format
 from pipeline.snapshot import Snapshot
 from pipeline.viewstate import MAX_VIEWS, ViewState, state_from_params
 
@@ -159,22 +160,26 @@ def show(t: Theatre, snap: Snapshot, days: tuple[dt.date, ...]) -> None:
         what = "figure" if fmt == "png" else f"preview (PNG) of the {fmt.upper()}"
         st.image(png.data, caption=f"{what}, {snap.size.name} ({size})", alt=alt)
     if out is None:
-        st.info(f"{len(days)} dates, {days[0]} to {days[-1]}: press “Make it” to generate it.")
+        st.info(
+            markdown_format(
+                "{} dates, {} to {}: press “Make it” to generate it.", len(days), days[0], days[-1]
+            )
+        )
     else:
         if fmt == "mp4":
             st.video(out.data)
         name = export.file_name(snap, fmt, days)
         dates = f", {len(days)} dates" if series else ""
-        st.caption(f"{name}: {len(out.data) / 1024:,.0f} KB{dates}")
+        st.caption(markdown_format("{}: {} KB{}", name, f"{len(out.data) / 1024:,.0f}", dates))
         st.download_button(
             f"Download {fmt.upper()}", out.data, name, out.mime, key="download", on_click="ignore"
         )
         for note in out.notes:
-            st.caption(note)
+            st.caption(markdown_format("{}", note))
     cite = snapshot.citation(t, snap, permalink)
     st.markdown("**Cite as**")
     st.code(cite, language=None, wrap_lines=True)
-    st.caption(snapshot.stamp_line(t, snap))
+    st.caption(markdown_format("{}", snapshot.stamp_line(t, snap)))
     st.markdown("**Embed**")
     st.code(
         export.embed_snippet(export.file_name(snap, fmt, days), fmt, title, cite),
@@ -188,7 +193,7 @@ def main() -> None:
     try:
         t = theatre()
     except FrontlineError as e:
-        st.error(f"The theatre's data could not be loaded: {e}")
+        st.error(markdown_format("The theatre's data could not be loaded: {}", e))
         st.stop()
     init_state(t)
     st.title("Snapshots")
@@ -197,14 +202,14 @@ def main() -> None:
         "the drawn layers as GeoJSON or GeoPackage, or a GIF, MP4 or zip over dates."
     )
     for notice in ss.get("snapshot_notices", []):
-        st.warning(f"Permalink: {notice}")
+        st.warning(markdown_format("Permalink: {}", notice))
     with st.sidebar:
         sidebar(t)
     try:
         snap, days = request(t)
         show(t, snap, days)
     except FrontlineError as e:
-        st.error(str(e))
+        st.error(markdown_format("{}", e))
 
 
 main()

@@ -9,14 +9,17 @@ DTDs and refused when it would make a reader fetch anything.
 from __future__ import annotations
 
 import io
+import lzma
 import re
 import zipfile
+import zlib
 from pathlib import PurePosixPath
+from typing import Any
 
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
-from pipeline._upload_error import UploadError
+from pipeline._upload_error import UploadError, listed
 
 MAX_ZIP_MEMBERS = 200
 """Most members in a zip archive."""
@@ -24,15 +27,28 @@ MAX_UNZIPPED_BYTES = 256 * 1024 * 1024
 """Largest total size of a zip archive's members once inflated (256 MiB)."""
 MAX_ZIP_RATIO = 100
 """Largest inflated-to-compressed size ratio of any zip member."""
+MAX_XML_ELEMENTS = 2_000_000
+"""Most elements in a KML document (an honest placemark has a dozen or two)."""
 
 _SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+# What zipfile and its decompressors raise for a corrupt or unsupported archive or member.
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    OSError,
+    ValueError,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+    zlib.error,
+    lzma.LZMAError,
+)
 
 
 def safe_members(data: bytes, file_name: str) -> dict[str, zipfile.ZipInfo]:
     """Check a zip's central directory; return its file members by lower-case flat name."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
+    except _ZIP_ERRORS as e:
         raise UploadError(file_name, f"not a readable zip archive ({e})") from None
     infos = archive.infolist()
     if len(infos) > MAX_ZIP_MEMBERS:
@@ -76,12 +92,12 @@ def safe_members(data: bytes, file_name: str) -> dict[str, zipfile.ZipInfo]:
 
 def _read_member(data: bytes, info: zipfile.ZipInfo, file_name: str) -> bytes:
     """Inflate one member, never past its declared size (a lying header is caught)."""
-    with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open(info) as fh:
-        try:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open(info) as fh:
             out = fh.read(info.file_size + 1)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-            msg = f"zip member {info.filename!r} cannot be read ({e})"
-            raise UploadError(file_name, msg) from None
+    except _ZIP_ERRORS as e:
+        msg = f"zip member {info.filename!r} cannot be read ({e})"
+        raise UploadError(file_name, msg) from None
     if len(out) > info.file_size:
         raise UploadError(file_name, f"zip member {info.filename!r} is larger than declared")
     return out
@@ -101,10 +117,10 @@ def shapefile(data: bytes, file_name: str, layer: str | None) -> tuple[bytes, st
     if not stems:
         raise UploadError(file_name, "the zip holds no .shp file")
     if layer is None and len(stems) > 1:
-        raise UploadError(file_name, f"several layers ({', '.join(stems)}): choose one")
+        raise UploadError(file_name, f"several layers ({listed(stems)}): choose one")
     stem = (layer or stems[0]).lower()
     if stem not in stems:
-        raise UploadError(file_name, f"no layer {layer!r}; layers: {', '.join(stems)}")
+        raise UploadError(file_name, f"no layer {layer!r}; layers: {listed(stems)}")
     for needed, why in ((".shx", "its index"), (".dbf", "its attributes"), (".prj", "its CRS")):
         if stem + needed not in members:
             raise UploadError(file_name, f"shapefile {stem!r} lacks {stem}{needed} ({why})")
@@ -114,7 +130,7 @@ def shapefile(data: bytes, file_name: str, layer: str | None) -> tuple[bytes, st
         if stem + ext in members
     }
     ignored = [n for n in members if PurePosixPath(n).stem != stem]
-    notes = [f"ignored zip members: {', '.join(sorted(ignored))}"] if ignored else []
+    notes = [f"ignored zip members: {listed(sorted(ignored))}"] if ignored else []
     return _flat_zip(parts), stem, notes
 
 
@@ -122,26 +138,90 @@ def shapefile(data: bytes, file_name: str, layer: str | None) -> tuple[bytes, st
 # KML: parsed without DTDs, refused when it would fetch anything.
 
 _KML_FETCHES = ("NetworkLink", "Link", "Url")
+_KML_GEOMETRIES = frozenset(
+    {"Point", "LineString", "LinearRing", "Polygon", "MultiGeometry", "Track", "MultiTrack"}
+)
 
 
-def check_kml(data: bytes, file_name: str) -> None:
+def _tag(el: Any) -> str:
+    return str(el.tag).rsplit("}", 1)[-1]
+
+
+def _check_start(el: Any, file_name: str) -> None:
+    """Refuse an element that fetches, or links outside the file, as soon as it opens."""
+    tag = _tag(el)
+    if tag in _KML_FETCHES:
+        raise UploadError(file_name, f"KML <{tag}> would fetch remote data: refused")
+    for attr, value in el.attrib.items():
+        if attr.rsplit("}", 1)[-1] == "href" and not value.startswith("#"):
+            raise UploadError(file_name, f"KML element <{tag}> links to {value[:80]!r}")
+
+
+def _check_end(el: Any, file_name: str) -> str:
+    """Refuse an element whose text points outside the file, once it is read; its tag."""
+    tag = _tag(el)
+    if tag in ("styleUrl", "href") and el.text and not el.text.strip().startswith("#"):
+        target = el.text.strip()[:80]
+        raise UploadError(file_name, f"KML <{tag}> points outside the file ({target!r})")
+    return tag
+
+
+def check_kml(data: bytes, file_name: str, *, max_geometries: int) -> None:
+    """Refuse a KML document that is not plain, self-contained XML of a bounded size.
+
+    The document is parsed as a stream (each element dropped once checked, so memory
+    stays flat) with DTDs and entities forbidden; elements are counted, and geometry
+    elements (points, lines, rings, polygons, multi-geometries) too, so that a document
+    of millions of empty polygons is refused before GDAL builds it.
+
+    Parameters
+    ----------
+    data : bytes
+        The KML document.
+    file_name : str
+        The upload's name, for messages.
+    max_geometries : int
+        Most geometry elements.
+
+    Raises
+    ------
+    UploadError
+        When it declares a DTD or entities, is not well-formed, would fetch anything,
+        or holds more than :data:`MAX_XML_ELEMENTS` elements or ``max_geometries``
+        geometry elements.
+    """
+    elements = geometries = 0
+    open_elements: list[Any] = []
     try:
-        root = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True)
+        events = SafeET.iterparse(
+            io.BytesIO(data), events=("start", "end"), forbid_dtd=True, forbid_entities=True
+        )
+        for event, el in events:
+            if event == "start":
+                _check_start(el, file_name)
+                open_elements.append(el)
+                continue
+            open_elements.pop()
+            elements += 1
+            if elements > MAX_XML_ELEMENTS:
+                reason = f"more than {MAX_XML_ELEMENTS:,} XML elements"
+                raise UploadError(file_name, reason)
+            if _check_end(el, file_name) in _KML_GEOMETRIES:
+                geometries += 1
+                if geometries > max_geometries:
+                    reason = f"more than {max_geometries:,} KML geometry elements"
+                    raise UploadError(file_name, reason)
+            if open_elements:  # checked: drop it, so memory does not grow with the file
+                del open_elements[-1][-1]
+    except UploadError:
+        raise
     except DefusedXmlException as e:
         reason = f"KML with a document type declaration or entities is refused ({type(e).__name__})"
         raise UploadError(file_name, reason) from None
     except SafeET.ParseError as e:
         raise UploadError(file_name, f"not well-formed XML ({e})") from None
-    for el in root.iter():
-        tag = el.tag.rsplit("}", 1)[-1]
-        if tag in _KML_FETCHES:
-            raise UploadError(file_name, f"KML <{tag}> would fetch remote data: refused")
-        if tag in ("styleUrl", "href") and el.text and not el.text.strip().startswith("#"):
-            target = el.text.strip()[:80]
-            raise UploadError(file_name, f"KML <{tag}> points outside the file ({target!r})")
-        for attr, value in el.attrib.items():
-            if attr.rsplit("}", 1)[-1] == "href" and not value.startswith("#"):
-                raise UploadError(file_name, f"KML element <{tag}> links to {value[:80]!r}")
+    except (LookupError, ValueError) as e:  # an unknown or lying encoding declaration
+        raise UploadError(file_name, f"not readable XML ({e})") from None
 
 
 def kmz(data: bytes, file_name: str) -> tuple[bytes, list[str]]:
@@ -151,7 +231,7 @@ def kmz(data: bytes, file_name: str) -> tuple[bytes, list[str]]:
         raise UploadError(file_name, "the KMZ holds no .kml document")
     doc = "doc.kml" if "doc.kml" in docs else docs[0]
     if len(docs) > 1 and doc != "doc.kml":
-        raise UploadError(file_name, f"several KML documents ({', '.join(docs)}), none doc.kml")
+        raise UploadError(file_name, f"several KML documents ({listed(docs)}), none doc.kml")
     kml = _read_member(data, members[doc], file_name)
     ignored = sorted(n for n in members if n != doc)
-    return kml, [f"ignored KMZ members: {', '.join(ignored)}"] if ignored else []
+    return kml, [f"ignored KMZ members: {listed(ignored)}"] if ignored else []

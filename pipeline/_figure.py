@@ -38,6 +38,7 @@ RC: dict[Any, Any] = {
     "pdf.fonttype": 42,
     "font.family": "DejaVu Sans",
     "hatch.linewidth": 0.9,
+    "text.parse_math": False,  # a "$" in a title or a name is a dollar sign, never mathtext
 }
 
 

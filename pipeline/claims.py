@@ -61,6 +61,10 @@ FUZZY_ONLY = 93.0
 """A ledger's place must match at least this well (a spelling, not a guess)."""
 
 
+MAX_NAME_CHARS = 120
+"""Longest claimant name: registration refuses a longer one, and figures cut one to it."""
+
+
 @dataclass(frozen=True)
 class Claimant:
     """Who makes claims.

@@ -27,7 +27,12 @@ Every command reads the store named by ``--store`` (default ``FRONTLINE_STORE`` 
 
 Bad input gets one line on stderr naming the value and the reason, and a non-zero exit:
 2 for bad input (unknown place: with the closest candidates), 3 for an ambiguous place
-(stdout still carries the ranked candidates as GeoJSON).
+(stdout still carries the ranked candidates as GeoJSON). A damaged part of the store is
+skipped with a ``frontline: warning:`` line naming it.
+
+Text that came from outside (stored names, sources, file names, upload reports, error
+messages) reaches the terminal with its control characters shown as escapes, so it cannot
+move the cursor, clear the screen or retitle the window.
 """
 
 from __future__ import annotations
@@ -37,7 +42,9 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
@@ -50,8 +57,56 @@ from pipeline.build import LOAD_STEPS, Theatre, load_theatre
 from pipeline.claims import area_figures, parse_date
 from pipeline.errors import AmbiguousPlaceError, FrontlineError, InputError
 from pipeline.geocode import geocode_to_features
-from pipeline.store import GeoPackageStore, existing_store, open_store
+from pipeline.safetext import terminal_json, terminal_text
+from pipeline.store import (
+    MAX_REVISION_ID,
+    GeoPackageStore,
+    StoreError,
+    StoreWarning,
+    existing_store,
+    open_store,
+)
 from pipeline.upload_read import MAX_BYTES
+
+
+@contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Print each store warning once, as one ``frontline: warning:`` line on stderr."""
+    seen: set[str] = set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", StoreWarning)
+        show_other = warnings.showwarning
+
+        def show(
+            message: Warning | str,
+            category: type[Warning],
+            filename: str,
+            lineno: int,
+            file: TextIO | None = None,
+            line: str | None = None,
+        ) -> None:
+            if not issubclass(category, StoreWarning):
+                show_other(message, category, filename, lineno, file, line)
+                return
+            text = f"frontline: warning: {terminal_text(str(message), one_line=True)}"
+            if text not in seen:
+                seen.add(text)
+                print(text, file=sys.stderr)
+
+        warnings.showwarning = show
+        yield
+
+
+def _revision_id(value: str) -> int:
+    # At most 19 digits before int(): a longer number is out of range anyway, and int()
+    # refuses more than 4,300 digits with its own message.
+    if value.isascii() and value.isdigit() and len(value) <= 19:
+        number = int(value)
+        if 0 < number <= MAX_REVISION_ID:
+            return number
+    shown = repr(value[:40]) + ("…" if len(value) > 40 else "")
+    msg = f"bad revision id {shown}: expected a whole number from 1 to {MAX_REVISION_ID}"
+    raise argparse.ArgumentTypeError(msg)
 
 
 def _date(value: str) -> dt.date:
@@ -152,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     rev.add_argument("--format", choices=("table", "json"), default="table")
 
     undo = sub.add_parser("revert", help="revert a revision (appends a new one)")
-    undo.add_argument("revision", type=int, help="revision id")
+    undo.add_argument("revision", type=_revision_id, help="revision id")
     undo.add_argument("--who", default=os.environ.get("USER", "cli"), help="who reverts it")
     cli_snapshot.add_parser(sub, _date)
     return parser
@@ -203,7 +258,10 @@ def cmd_ingest(base: Theatre, args: argparse.Namespace, out: TextIO) -> int:
         raise InputError(f"file {path.name!r}: larger than {MAX_BYTES // 2**20} MiB")
     if args.map and not args.side_from:
         raise InputError("--map needs --side-from FIELD")
-    store = open_store(args.store)
+    store = open_store(args.store)  # a missing store is created by the commit alone
+    if store.read_only and not args.dry_run:
+        msg = f"store {str(store.path)!r} is read-only: nothing was written (try --dry-run)"
+        raise StoreError(msg)
     known = {**base.claimants, **store.claimants()}
     claimant = None
     if args.claimant not in known:
@@ -230,10 +288,10 @@ def cmd_ingest(base: Theatre, args: argparse.Namespace, out: TextIO) -> int:
     else:
         draft.report.notes.append("dry run: nothing stored")
     if args.format == "json":
-        json.dump(draft.report.to_dict(), out, ensure_ascii=False, indent=1)
-        out.write("\n")
+        out.write(terminal_json(draft.report.to_dict()) + "\n")
     else:
-        out.write("\n".join(draft.report.lines()) + "\n")
+        lines = draft.report.lines()
+        out.write("".join(terminal_text(line, one_line=True) + "\n" for line in lines))
     return 0
 
 
@@ -256,9 +314,12 @@ def cmd_revisions(args: argparse.Namespace, out: TextIO) -> int:
     revisions = [] if store is None else store.revisions(args.claimant)
     rows = [asdict(r) for r in revisions]
     if args.format == "json":
-        json.dump(rows, out, ensure_ascii=False, indent=1)
-        out.write("\n")
+        out.write(terminal_json(rows) + "\n")
         return 0
+    rows = [
+        {k: terminal_text(v, one_line=True) if isinstance(v, str) else v for k, v in row.items()}
+        for row in rows
+    ]
     cols = ["revision_id", "committed_at", "who", "claimant", "date", "mode", "features",
             "area_km2", "reverts", "file_name", "licence"]  # fmt: skip
     frame = pd.DataFrame(rows, columns=cols)
@@ -484,21 +545,26 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         "snapshot": cli_snapshot.cmd_snapshot,
     }
     try:
-        if args.command == "revisions":
-            return cmd_revisions(args, out)
-        if args.command == "revert":
-            rev = open_store(args.store).revert(args.revision, who=args.who)
-            out.write(f"revision {rev.revision_id} reverts revision {rev.reverts}\n")
-            return 0
-        if args.command == "ingest":
-            return cmd_ingest(_load(args.data, False, None), args, out)
-        theatre = _load(args.data, args.command == "build", existing_store(args.store))
-        if args.command == "build":
-            return cmd_build(theatre, out)
-        return int(commands[args.command](theatre, args, out))
+        with _warnings_as_lines():
+            return _run(args, out, commands)
     except FrontlineError as e:
-        print(f"frontline: error: {e}", file=sys.stderr)
+        print(f"frontline: error: {terminal_text(str(e))}", file=sys.stderr)
         return e.exit_code
     except BrokenPipeError:  # e.g. `... | head`: the reader left; exit quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+
+
+def _run(args: argparse.Namespace, out: TextIO, commands: dict[str, Any]) -> int:
+    if args.command == "revisions":
+        return cmd_revisions(args, out)
+    if args.command == "revert":
+        rev = open_store(args.store).revert(args.revision, who=args.who)
+        out.write(f"revision {rev.revision_id} reverts revision {rev.reverts}\n")
+        return 0
+    if args.command == "ingest":
+        return cmd_ingest(_load(args.data, False, None), args, out)
+    theatre = _load(args.data, args.command == "build", existing_store(args.store))
+    if args.command == "build":
+        return cmd_build(theatre, out)
+    return int(commands[args.command](theatre, args, out))

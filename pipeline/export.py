@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import html
 import json
 import re
 import tempfile
@@ -21,17 +20,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import folium
 import pandas as pd
 import pyogrio
 
 from pipeline import assets, settings
+from pipeline._leaflet import TextBox
 from pipeline.animate import gif_bytes, mp4_bytes, zip_bytes
 from pipeline.basemap import Basemap
 from pipeline.build import Theatre
 from pipeline.errors import InputError
 from pipeline.render import FORMATS as FIGURE_FORMATS
 from pipeline.render import Canvas, compare_figure
+from pipeline.safetext import html_text
 from pipeline.snapshot import (
     Snapshot,
     citation,
@@ -125,6 +125,9 @@ def file_name(snap: Snapshot, fmt: str, days: Sequence[dt.date] | None = None) -
 def embed_snippet(name: str, fmt: str, title: str, cite: str) -> str:
     """An HTML snippet that shows an export with its citation; every text is escaped.
 
+    Text is written with :func:`pipeline.safetext.html_text`, braces included, so the
+    snippet stays inert when pasted into a page that a template engine renders.
+
     Parameters
     ----------
     name : str
@@ -141,16 +144,16 @@ def embed_snippet(name: str, fmt: str, title: str, cite: str) -> str:
 
     Examples
     --------
-    >>> embed_snippet("a.png", "png", "<b>", "x & y")
-    '<figure><img src="a.png" alt="&lt;b&gt;"><figcaption>x &amp; y</figcaption></figure>'
+    >>> embed_snippet("a.png", "png", "<b>", "{{x}}")[25:]
+    'alt="&lt;b&gt;"><figcaption>&#123;&#123;x&#125;&#125;</figcaption></figure>'
     """
-    src, alt = html.escape(name), html.escape(title)
+    src, alt = html_text(name), html_text(title)
     body = f'<a href="{src}">{alt}</a>'
     if fmt in ("png", "svg", "gif"):
         body = f'<img src="{src}" alt="{alt}">'
     elif fmt == "mp4":
         body = f'<video src="{src}" controls title="{alt}"></video>'
-    return f"<figure>{body}<figcaption>{html.escape(cite)}</figcaption></figure>"
+    return f"<figure>{body}<figcaption>{html_text(cite)}</figcaption></figure>"
 
 
 # -- data --------------------------------------------------------------------------------
@@ -311,16 +314,15 @@ def html_bytes(theatre: Theatre, snap: Snapshot, permalink: str | None = None) -
     ground_layer(theatre, list(snap.views), snap.day, since=snap.since).add_to(fmap)
     lon0, lat0, lon1, lat1 = snap.extent.lonlat_bounds
     fmap.fit_bounds([[lat0, lon0], [lat1, lon1]])
-    header = (
-        '<div style="position:fixed;z-index:1000;top:8px;left:54px;right:8px;max-width:720px;'
-        "background:rgba(255,255,255,.93);padding:6px 10px;font:13px/1.35 sans-serif;"
-        'border:1px solid #999">'
-        f"<b>{html.escape(title_of(snap))}</b><br>"
-        f"{html.escape(source_line(theatre, snap))}<br>"
-        f'<span style="font-family:monospace">{html.escape(stamp_line(theatre, snap))}</span><br>'
-        f"<i>Cite as:</i> {html.escape(citation(theatre, snap, permalink))}</div>"
-    )
-    fmap.get_root().html.add_child(folium.Element(header))  # type: ignore[attr-defined]
+    # The header's texts (a visitor's title among them) are data: set as text nodes.
+    TextBox(
+        [
+            ("title", title_of(snap)),
+            ("plain", source_line(theatre, snap)),
+            ("mono", stamp_line(theatre, snap)),
+            ("italic", "Cite as: " + citation(theatre, snap, permalink)),
+        ]
+    ).add_to(fmap)
     page = fmap.get_root().render()
     js = (
         (assets.LEAFLET_DIR / "leaflet.js")

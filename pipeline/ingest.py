@@ -17,24 +17,33 @@ keep matching predictable and cannot be made to run for ever, as a regular expre
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import os
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
+from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
 from pipeline import settings
+from pipeline._files import atomic_write
 from pipeline.build import Theatre
-from pipeline.claims import Claimant, parse_date
+from pipeline.claims import MAX_NAME_CHARS, Claimant, parse_date
 from pipeline.errors import InputError
+from pipeline.safetext import plain_text
 from pipeline.store import GeoPackageStore, Revision, content_hash, existing_store
 from pipeline.upload_read import RawUpload, UploadError, check_name, read_upload
-from pipeline.uploads import apply_uploads
+from pipeline.upload_worker import WorkerLimits, read_upload_isolated
+from pipeline.uploads import DERIVED_VERSION, apply_uploads, theatre_with_uploads
 
 MODES = ("snapshot", "patch")
 AFFILIATIONS = ("UA", "RU", "independent")
@@ -157,7 +166,7 @@ def new_claimant(claimant_id: str, name: str, affiliation: str, licence: str) ->
     InputError
         Naming the bad value.
     """
-    if not CLAIMANT_ID.match(claimant_id):
+    if not CLAIMANT_ID.fullmatch(claimant_id):
         msg = f"bad claimant id {claimant_id!r}: use 2-32 lower-case letters, digits or dashes"
         raise InputError(msg)
     if affiliation not in AFFILIATIONS:
@@ -167,7 +176,13 @@ def new_claimant(claimant_id: str, name: str, affiliation: str, licence: str) ->
         if not value.strip():
             msg = f"a new claimant needs a {what}"
             raise InputError(msg)
-    return Claimant(claimant_id, name.strip(), "registered by an upload", affiliation, licence)
+        if len(value.strip()) > MAX_NAME_CHARS:
+            msg = (
+                f"bad {what} {value[:40]!r}…: {len(value):,} characters (at most {MAX_NAME_CHARS})"
+            )
+            raise InputError(msg)
+    name, licence = plain_text(name.strip(), None), plain_text(licence.strip(), None)
+    return Claimant(claimant_id, name, "registered by an upload", affiliation, licence)
 
 
 @dataclass
@@ -304,11 +319,29 @@ def _field(raw: RawUpload, name: str | None, what: str) -> str | None:
     return name
 
 
-def _label(row: pd.Series, side_field: str | None) -> str:
-    for key in (side_field, "name", "Name", "label", "title"):
-        if key and key in row and isinstance(row[key], str):
-            return str(row[key])[:200]
-    return ""
+def _labels(frame: gpd.GeoDataFrame, rows: NDArray[np.intp], side_field: str | None) -> list[str]:
+    """Each row's label: the first text among the side attribute, name, label and title."""
+    keys = [
+        k
+        for k in (side_field, "name", "Name", "label", "title")
+        if k and k in frame.columns and k != frame.geometry.name
+    ]
+    values = [frame[k].to_numpy(dtype=object) for k in keys]
+    return [next((v[i][:200] for v in values if isinstance(v[i], str)), "") for i in rows]
+
+
+def _properties(frame: gpd.GeoDataFrame, rows: NDArray[np.intp]) -> list[str]:
+    """Each row's attributes (missing ones left out) as JSON text, truncated when long."""
+    columns = [c for c in frame.columns if c != frame.geometry.name]
+    values = [frame[c].to_numpy(dtype=object) for c in columns]
+    out = []
+    for i in rows:
+        props = {c: v[i] for c, v in zip(columns, values, strict=True) if v[i] is not None}
+        text = json.dumps(props, ensure_ascii=False)
+        if len(text) > MAX_PROPERTY_CHARS:
+            text = json.dumps({"truncated": text[:MAX_PROPERTY_CHARS]}, ensure_ascii=False)
+        out.append(text)
+    return out
 
 
 def prepare(
@@ -392,74 +425,72 @@ def prepare(
         report.notes.append("CRS confirmed by the analyst")
     extent = theatre.extent
     _refuse_swapped_axes(frame, extent, name)
-    rows: list[dict[str, Any]] = []
     lowered = [(p.casefold(), s) for p, s in mapping.patterns]
-
-    def skip(i: int, reason: str, detail: str = "") -> None:
+    # Every step runs on all features at once; ``live`` holds those still kept, in file
+    # order, and ``skipped`` why the others were dropped.
+    skipped: dict[int, tuple[str, str]] = {}
+    read = frame.geometry.to_numpy()
+    present = ~(shapely.is_missing(read) | shapely.is_empty(read))
+    skipped.update((int(i), ("no geometry", "")) for i in np.flatnonzero(~present))
+    live = np.flatnonzero(present)
+    geoms = np.full(len(read), None, dtype=object)
+    geoms[live] = _polygonal_all(read[live])
+    flat = shapely.is_empty(geoms[live])
+    skipped.update((int(i), (f"not a polygon ({read[i].geom_type})", "")) for i in live[flat])
+    live = live[~flat]
+    sides = np.full(len(read), mapping.side, dtype=object)
+    if side_field is not None:
+        values = frame[side_field].to_numpy(dtype=object)
+        matched: dict[str, str | None] = {}
+        for i in live:
+            text = "" if values[i] is None else str(values[i])
+            if text not in matched:
+                folded = text.casefold()
+                matched[text] = next((s for p, s in lowered if p in folded), None)
+            sides[i] = matched[text]
+            if sides[i] is None:
+                skipped[int(i)] = (f"{side_field} matches no pattern", f" ({text[:60]!r})")
+        live = live[sides[live] != None]  # noqa: E711 (elementwise)
+    days = np.full(len(read), mapping.date, dtype=object)
+    if date_field is not None:
+        values = frame[date_field].to_numpy(dtype=object)
+        parsed: dict[str, dt.date | ValueError] = {}
+        for i in live:
+            key = str(values[i])[:10] if values[i] else ""
+            if key not in parsed:
+                try:
+                    parsed[key] = parse_date(key, f"{date_field}")
+                except ValueError as e:
+                    parsed[key] = e
+            day = parsed[key]
+            if isinstance(day, ValueError):
+                raise InputError(f"file {name!r}, feature {i + 1}: {day}") from None
+            days[i] = check_day(day, f", feature {i + 1}")
+    repaired_change = 0.0
+    broken = live[~shapely.is_valid(geoms[live])]
+    if len(broken):
+        reasons = shapely.is_valid_reason(geoms[broken])
+        before = _km2_all(geoms[broken])
+        geoms[broken] = _polygonal_all(shapely.make_valid(geoms[broken]))
+        after = _km2_all(geoms[broken])
+        for i, reason, km2_before, km2_after in zip(broken, reasons, before, after, strict=True):
+            repaired_change += abs(km2_after - km2_before)
+            report.repairs.append(
+                f"feature {i + 1}: {reason}; area {km2_before:,.3f} → {km2_after:,.3f} km²"
+            )
+        gone = broken[shapely.is_empty(geoms[broken])]
+        skipped.update((int(i), ("no area left after repair", "")) for i in gone)
+        live = np.setdiff1d(live, gone)
+    if mapping.clip and len(live):
+        geoms[live] = _clipped(geoms[live], extent)
+        gone = live[shapely.is_empty(geoms[live])]
+        skipped.update((int(i), ("outside the theatre", "")) for i in gone)
+        live = np.setdiff1d(live, gone)
+    for feature in sorted(skipped):
+        reason, detail = skipped[feature]
         report.skipped[reason] += 1
         if len(report.examples) < EXAMPLES:
-            report.examples.append(f"feature {i + 1}: {reason}{detail}")
-
-    repaired_change = 0.0
-    geometry = frame.geometry.name
-    for i, (_, attrs) in enumerate(frame.iterrows()):
-        read = attrs[geometry]
-        if read is None or read.is_empty:
-            skip(i, "no geometry")
-            continue
-        geom = _polygonal(read)
-        if geom.is_empty:
-            skip(i, f"not a polygon ({read.geom_type})")
-            continue
-        if side_field is not None:
-            value = attrs[side_field]
-            text = "" if value is None else str(value)
-            side = next((s for p, s in lowered if p in text.casefold()), None)
-            if side is None:
-                skip(i, f"{side_field} matches no pattern", f" ({text[:60]!r})")
-                continue
-        else:
-            side = str(mapping.side)
-        if date_field is not None:
-            value = attrs[date_field]
-            try:
-                day = parse_date(str(value)[:10] if value else "", f"{date_field}")
-            except ValueError as e:
-                raise InputError(f"file {name!r}, feature {i + 1}: {e}") from None
-            check_day(day, f", feature {i + 1}")
-        else:
-            day = mapping.date  # type: ignore[assignment]
-        if not geom.is_valid:
-            reason = shapely.is_valid_reason(geom)
-            before = _km2(geom)
-            geom = _polygonal(shapely.make_valid(geom))
-            after = _km2(geom)
-            repaired_change += abs(after - before)
-            report.repairs.append(
-                f"feature {i + 1}: {reason}; area {before:,.3f} → {after:,.3f} km²"
-            )
-            if geom.is_empty:
-                skip(i, "no area left after repair")
-                continue
-        if mapping.clip:
-            geom = _polygonal(shapely.intersection(geom, extent))
-            if geom.is_empty:
-                skip(i, "outside the theatre")
-                continue
-        props = {k: v for k, v in attrs.items() if k != geometry and v is not None}
-        text = json.dumps(props, ensure_ascii=False)
-        if len(text) > MAX_PROPERTY_CHARS:
-            text = json.dumps({"truncated": text[:MAX_PROPERTY_CHARS]}, ensure_ascii=False)
-        rows.append(
-            {
-                "date": day.isoformat(),
-                "side": side,
-                "label": _label(attrs, side_field),
-                "properties": text,
-                "feature": i + 1,
-                "geometry": geom,
-            }
-        )
+            report.examples.append(f"feature {feature + 1}: {reason}{detail}")
     if report.repairs and repaired_change > 0 and not mapping.accept_repairs:
         first_repair = report.repairs[0]
         msg = (
@@ -467,10 +498,21 @@ def prepare(
             f"area change ({first_repair}); confirm the repairs to store them"
         )
         raise InputError(msg)
-    if not rows:
+    if len(live) == 0:
         why = "; ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items()))
         raise UploadError(name, f"nothing polygonal to store ({why or 'no features'})")
-    polygons = gpd.GeoDataFrame(rows, geometry="geometry", crs=settings.GEO_CRS)
+    polygons = gpd.GeoDataFrame(
+        {
+            "date": [days[i].isoformat() for i in live],
+            "side": [str(sides[i]) for i in live],
+            "label": _labels(frame, live, side_field),
+            "properties": _properties(frame, live),
+            "feature": [int(i) + 1 for i in live],
+            "geometry": list(geoms[live]),
+        },
+        geometry="geometry",
+        crs=settings.GEO_CRS,
+    )
     report.kept = len(polygons)
     report.dates = sorted(set(polygons["date"]))
     area = polygons.to_crs(settings.EQUAL_AREA_CRS).area / 1e6
@@ -488,6 +530,29 @@ def _polygonal(geom: BaseGeometry) -> BaseGeometry:
         return geom
     parts = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
     return shapely.union_all(parts) if parts else shapely.Polygon()
+
+
+def _polygonal_all(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
+    """The polygonal part of each geometry (empty where it has none)."""
+    out = np.array(geoms, dtype=object)
+    kind = shapely.get_type_id(out)
+    other = ~np.isin(kind, (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON))
+    for i in np.flatnonzero(other & (kind == shapely.GeometryType.GEOMETRYCOLLECTION)):
+        out[i] = _polygonal(out[i])
+    out[other & (kind != shapely.GeometryType.GEOMETRYCOLLECTION)] = shapely.Polygon()
+    return out
+
+
+def _clipped(geoms: NDArray[np.object_], extent: shapely.Geometry) -> NDArray[np.object_]:
+    """Each polygon clipped to the extent; only those crossing its edge are overlaid."""
+    prepared = shapely.from_wkb(shapely.to_wkb(extent))  # a copy: the theatre's stays as is
+    shapely.prepare(prepared)
+    inside = shapely.contains_properly(prepared, geoms)
+    crossing = ~inside & shapely.intersects(prepared, geoms)
+    out = np.array(geoms, dtype=object)
+    out[~inside] = shapely.Polygon()
+    out[crossing] = _polygonal_all(shapely.intersection(geoms[crossing], extent))
+    return out
 
 
 def _refuse_swapped_axes(frame: gpd.GeoDataFrame, extent: shapely.Geometry, name: str) -> None:
@@ -508,13 +573,26 @@ def _refuse_swapped_axes(frame: gpd.GeoDataFrame, extent: shapely.Geometry, name
         raise InputError(msg)
 
 
-def _km2(geom: shapely.Geometry) -> float:
-    series = gpd.GeoSeries([geom], crs=settings.GEO_CRS).to_crs(settings.EQUAL_AREA_CRS)
-    return float(series.area.iloc[0] / 1e6)
+def _km2_all(geoms: NDArray[np.object_]) -> NDArray[np.float64]:
+    series = gpd.GeoSeries(geoms, crs=settings.GEO_CRS).to_crs(settings.EQUAL_AREA_CRS)
+    return np.asarray(series.area.to_numpy() / 1e6, dtype=np.float64)
 
 
-def stored_theatre(base: Theatre, store: GeoPackageStore) -> Theatre:
+UPLOADS_KEPT = 4
+"""How many store states' derived cells and events stay cached (the latest used)."""
+
+
+def stored_theatre(
+    base: Theatre, store: GeoPackageStore, cache_dir: Path | None = settings.CACHE_DIR
+) -> Theatre:
     """The theatre with every live upload of a store applied.
+
+    The cells and events derived from the uploads are cached under ``cache_dir/uploads``,
+    keyed by the base theatre's fingerprint (its inputs and the package version), the
+    store's (which changes with every commit and revert) and
+    :data:`pipeline.uploads.DERIVED_VERSION`; so a command on a store that has not
+    changed since reads them back instead of splitting the cells again. A cache that
+    cannot be read or written is only slower.
 
     Parameters
     ----------
@@ -522,13 +600,63 @@ def stored_theatre(base: Theatre, store: GeoPackageStore) -> Theatre:
         The theatre built from claims alone.
     store : GeoPackageStore
         The store.
+    cache_dir : pathlib.Path or None, optional
+        Where derived data is cached (default :data:`pipeline.settings.CACHE_DIR`, as for
+        :func:`pipeline.build.load_theatre`); None to compute without a cache.
 
     Returns
     -------
     Theatre
         The theatre the map shows.
     """
-    return apply_uploads(base, store.polygons(), store.claimants())
+    state = store.fingerprint()
+    claimants = store.claimants()
+    key = hashlib.sha256(f"{base.fingerprint} {state} {DERIVED_VERSION}".encode()).hexdigest()
+    folder = None if cache_dir is None else cache_dir / "uploads"
+    cached = None if folder is None else _read_uploads(folder, key[:16], base)
+    if cached is not None:
+        fingerprint, cells, events = cached
+        return theatre_with_uploads(base, claimants, fingerprint, cells, events)
+    theatre = apply_uploads(base, store.polygons(), claimants)
+    # Cached only when no commit came in while the polygons were read.
+    if folder is not None and theatre.cells is not base.cells and store.fingerprint() == state:
+        _write_uploads(folder, key[:16], theatre)
+    return theatre
+
+
+def _read_uploads(
+    folder: Path, key: str, base: Theatre
+) -> tuple[str, gpd.GeoDataFrame, pd.DataFrame] | None:
+    """Cached fingerprint, cells and events of a store state, or None."""
+    meta = folder / f"{key}.json"
+    try:
+        fingerprint = str(json.loads(meta.read_text(encoding="utf-8"))["fingerprint"])
+        cells = gpd.read_parquet(folder / f"{key}.cells.parquet")
+        events = pd.read_parquet(folder / f"{key}.events.parquet")
+        os.utime(meta)  # the latest used is kept longest
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if list(events.columns) != list(base.events.columns) or cells.crs != base.cells.crs:
+        return None
+    return fingerprint, cells, events
+
+
+def _write_uploads(folder: Path, key: str, theatre: Theatre) -> None:
+    """Cache a store state's derived cells and events; keep the latest few states."""
+    parts = (f"{key}.cells.parquet", f"{key}.events.parquet", f"{key}.json")
+    try:
+        atomic_write(folder / parts[0], lambda p: theatre.cells.to_parquet(p, index=False))
+        atomic_write(folder / parts[1], lambda p: theatre.events.to_parquet(p, index=False))
+        meta = json.dumps({"fingerprint": theatre.fingerprint})
+        atomic_write(folder / parts[2], lambda p: p.write_text(meta, encoding="utf-8"))
+        # The metadata goes last: a state is cached once its metadata exists.
+        states = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in states[UPLOADS_KEPT:]:
+            stale = old.name.removesuffix(".json")
+            for suffix in (".json", ".cells.parquet", ".events.parquet"):
+                (folder / f"{stale}{suffix}").unlink(missing_ok=True)
+    except OSError:
+        return  # a cache that cannot be written is only slower
 
 
 def preview(
@@ -624,20 +752,19 @@ def commit(
     ------
     InputError
         When source or licence is missing.
+    pipeline.store.StoreError
+        When the store is read-only or the write fails; then nothing is stored.
     """
     for what, value in (("who", who), ("source", source), ("licence", licence)):
         if not value.strip():
             raise InputError(f"a commit needs a {what}")
-    key = draft.mapping.key()
-    existing = store.find(draft.report.sha256, draft.mapping.claimant, key)
-    if existing:
-        draft.report.existing = [r.revision_id for r in existing]
-        return []
     batches = [
         (dt.date.fromisoformat(day), part.drop(columns=["date"]))
         for day, part in draft.polygons.groupby("date", sort=True)
     ]
-    revisions = store.commit_batch(
+    # Whether the upload is stored already is asked inside the write transaction that
+    # would store it: two commits of one upload at once store it once.
+    done = store.commit_upload(
         batches,
         who=who.strip(),
         claimant=draft.mapping.claimant,
@@ -646,11 +773,14 @@ def commit(
         licence=licence.strip(),
         file_name=draft.report.file_name,
         file_sha256=draft.report.sha256,
-        mapping=key,
+        mapping=draft.mapping.key(),
         new_claimant=draft.claimant,
     )
-    draft.report.committed = [r.revision_id for r in revisions]
-    return revisions
+    if done.existing:
+        draft.report.existing = [r.revision_id for r in done.revisions]
+        return []
+    draft.report.committed = [r.revision_id for r in done.revisions]
+    return list(done.revisions)
 
 
 def ingest_bytes(
@@ -663,8 +793,14 @@ def ingest_bytes(
     crs: str | None = None,
     claimant: Claimant | None = None,
     today: dt.date | None = None,
+    isolated: bool = True,
+    limits: WorkerLimits | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> Draft:
     """Read, map and validate an upload in one call.
+
+    The file is read in a worker process with hard limits
+    (:func:`pipeline.upload_worker.read_upload_isolated`) unless ``isolated`` is false.
 
     Parameters
     ----------
@@ -682,13 +818,27 @@ def ingest_bytes(
         A new claimant to register.
     today : datetime.date, optional
         Latest acceptable date.
+    isolated : bool
+        Read in a limited worker process (the default; a crash, a hang or a bomb in the
+        file ends the worker with an :class:`~pipeline.upload_read.UploadError`), or in this
+        process (trusted files only).
+    limits : WorkerLimits, optional
+        The worker's limits (default: those of :mod:`pipeline.settings`).
+    progress : callable, optional
+        Called with the seconds elapsed while the worker reads; if it raises, the worker
+        is killed and the exception goes on.
 
     Returns
     -------
     Draft
         The draft.
     """
-    raw = read_upload(data, file_name, layer=layer, crs=crs)
+    if isolated:
+        raw = read_upload_isolated(
+            data, file_name, layer=layer, crs=crs, limits=limits, progress=progress
+        )
+    else:
+        raw = read_upload(data, file_name, layer=layer, crs=crs)
     return prepare(raw, mapping, theatre, sha256=content_hash(data), claimant=claimant, today=today)
 
 

@@ -11,9 +11,9 @@ import pandas as pd
 
 from pipeline.claims import CLAIM_COLUMNS
 from pipeline.places import Gazetteer
+from pipeline.safetext import spreadsheet_cell
 
 EXPORT_COLUMNS = (*CLAIM_COLUMNS, "place_id", "region_id", "conflict_with")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def filter_claims(
@@ -142,32 +142,6 @@ def with_conflicts(ledger: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def neutralise_cell(value: object) -> object:
-    """Make a text cell safe for spreadsheets: no formula can start in it.
-
-    Parameters
-    ----------
-    value : object
-        A cell value.
-
-    Returns
-    -------
-    object
-        Text starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return gets a
-        leading apostrophe; anything else is returned unchanged.
-
-    Examples
-    --------
-    >>> neutralise_cell("=SUM(A1:A9)")
-    "'=SUM(A1:A9)"
-    >>> neutralise_cell(12.5)
-    12.5
-    """
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 def claims_to_csv(ledger: pd.DataFrame) -> str:
     """Export claims as CSV that opens safely in a spreadsheet.
 
@@ -186,7 +160,7 @@ def claims_to_csv(ledger: pd.DataFrame) -> str:
     out = ledger[cols].copy()
     if "disputes" in cols:
         out["disputes"] = [";".join(d) for d in out["disputes"]]
-    out = out.astype(object).map(neutralise_cell)
+    out = out.astype(object).map(spreadsheet_cell)
     buf = io.StringIO()
     out.to_csv(buf, index=False, lineterminator="\n")
     return buf.getvalue()

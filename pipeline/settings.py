@@ -57,3 +57,29 @@ FUZZY_CUTOFF: float = 85.0
 
 AMBIGUITY_MARGIN: float = 3.0
 """Candidates scoring within this many points of the best are ties, reported as ambiguous."""
+
+READ_MEMORY_MB: int = int(os.environ.get("FRONTLINE_READ_MEMORY_MB", "2048"))
+"""Address space, in MB, of the worker process that reads one upload (``RLIMIT_AS``).
+
+A worker starts at about 470 MB of address space (geopandas, GDAL, PROJ mapped); a GeoJSON
+at the reader's caps (47 MiB, 40,000 features, 1.96 million vertices) reads within 1,024 MB.
+"""
+
+READ_CPU_S: int = int(os.environ.get("FRONTLINE_READ_CPU_S", "30"))
+"""CPU seconds the worker that reads one upload may use (``RLIMIT_CPU``).
+
+The GeoJSON at the reader's caps takes about 7 s of CPU.
+"""
+
+READ_WALL_S: float = float(os.environ.get("FRONTLINE_READ_WALL_S", "60"))
+"""Seconds of wall-clock time before the worker reading one upload is killed.
+
+Twice :data:`READ_CPU_S`: a read that waits (never on the network: that is off) or shares
+a busy machine still ends.
+"""
+
+READ_OUTPUT_MB: int = int(os.environ.get("FRONTLINE_READ_OUTPUT_MB", "128"))
+"""Largest answer, in MB, accepted from the worker that reads one upload.
+
+Twice the largest upload (64 MiB); the vertex cap's geometries take about 31 MB of WKB.
+"""

@@ -28,8 +28,10 @@ import shapely
 import pipeline
 from pipeline import settings
 from pipeline.build import Theatre
+from pipeline.claims import MAX_NAME_CHARS
 from pipeline.errors import FrontlineError, InputError
 from pipeline.extent import TO_DRAW, Extent, resolve_extent
+from pipeline.safetext import plain_text
 from pipeline.viewstate import MAX_VIEWS
 
 SIZES: dict[str, tuple[int, int, float]] = {
@@ -42,6 +44,8 @@ SIZES: dict[str, tuple[int, int, float]] = {
 MIN_SIDE_PX = 320
 MAX_SIDE_PX = 8000
 MAX_PIXELS = 40_000_000
+MAX_TITLE_CHARS = 200
+"""Longest title a figure accepts (it must fit the figure's title line)."""
 
 ATTRIBUTION = (
     "Settlements: GeoNames (CC BY 4.0) and cited sources. "
@@ -187,7 +191,9 @@ def make_snapshot(
     ------
     InputError
         Naming the first bad value: an unknown view, too many views, a date before the
-        theatre's start or in the future, ``since`` after ``day``, a bad extent or size.
+        theatre's start or in the future, ``since`` after ``day``, a bad extent or size,
+        a title longer than :data:`MAX_TITLE_CHARS` (control characters in it are
+        replaced, see :func:`pipeline.safetext.plain_text`).
     """
     chosen = list(dict.fromkeys(v.strip() for v in views if v.strip()))
     if not chosen:
@@ -213,13 +219,20 @@ def make_snapshot(
     if since is not None and since > day:
         msg = f"bad since date {since.isoformat()!r}: after the date {day.isoformat()}"
         raise InputError(msg)
+    clean_title = plain_text(title, max_chars=None).strip() if title else ""
+    if len(clean_title) > MAX_TITLE_CHARS:
+        msg = (
+            f"bad title {clean_title[:40]!r}…: {len(clean_title):,} characters "
+            f"(at most {MAX_TITLE_CHARS})"
+        )
+        raise InputError(msg)
     return Snapshot(
         day=day,
         views=tuple(chosen),
         since=since,
         extent=resolve_extent(theatre, extent, chosen),
         size=parse_size(size),
-        title=title.strip() if title and title.strip() else None,
+        title=clean_title or None,
     )
 
 
@@ -281,7 +294,7 @@ def view_name(theatre: Theatre, view: str) -> str:
         For example ``"General Staff of Ukraine's Armed Forces / Ukrainian officials"``.
     """
     if view in theatre.claimants:
-        return theatre.claimants[view].name
+        return plain_text(theatre.claimants[view].name, max_chars=MAX_NAME_CHARS)
     return f"consolidated ({theatre.view(view).label})"
 
 

@@ -11,17 +11,20 @@ happen), and a KML that would make a reader fetch anything (``NetworkLink``, a r
 ``styleUrl`` or icon) is refused. GDAL's and PROJ's network access is switched off for the
 whole process when this module is imported.
 
-The caps (size, members, features, vertices) are checked before any geometry object is
-built: vertices are counted by walking the WKB that GDAL returns.
+The caps are checked before the data they bound is decoded: size, zip members, columns
+and features before GDAL reads the features; a GeoPackage's tables with ``sqlite3``
+before GDAL opens it (:mod:`pipeline._gpkg`: no views, no SQL from the file run); a
+GeoParquet's footer and page headers before pyarrow decodes a page
+(:mod:`pipeline._parquet`); WKT text before GEOS parses it (:mod:`pipeline._csv`); and
+vertices, rings, parts and nesting by walking the WKB, without recursion, before any
+geometry object is built (:mod:`pipeline._wkb`). Geometry is read in 2D (Z and M are
+dropped, with a note) and its CRS must be on the Earth (:mod:`pipeline._lonlat`).
 """
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -30,31 +33,40 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
-import pyogrio.raw
 import pyproj
 import shapely
 from pyproj.exceptions import CRSError as ProjCRSError
 
-from pipeline import settings
 from pipeline._containers import (
     MAX_UNZIPPED_BYTES,
+    MAX_XML_ELEMENTS,
     MAX_ZIP_MEMBERS,
     MAX_ZIP_RATIO,
     check_kml,
     kmz,
     shapefile,
 )
+from pipeline._csv import csv_geometries
+from pipeline._gdal import Caps, check_columns, gdal_features
+from pipeline._lonlat import to_lonlat
+from pipeline._parquet import read_geoparquet
 from pipeline._upload_error import UploadError
-from pipeline._wkb import walk_wkb
+from pipeline._wkb import MAX_NESTING, MAX_PARTS, MAX_RINGS, count_wkb, walk_wkb
 from pipeline.errors import InputError
 
 __all__ = [
     "DRIVERS",
     "FORMATS",
+    "MAX_ATTRIBUTE_VALUES",
     "MAX_BYTES",
+    "MAX_COLUMNS",
     "MAX_FEATURES",
+    "MAX_NESTING",
+    "MAX_PARTS",
+    "MAX_RINGS",
     "MAX_UNZIPPED_BYTES",
     "MAX_VERTICES",
+    "MAX_XML_ELEMENTS",
     "MAX_ZIP_MEMBERS",
     "MAX_ZIP_RATIO",
     "RawUpload",
@@ -70,7 +82,16 @@ MAX_BYTES = 64 * 1024 * 1024
 MAX_FEATURES = 50_000
 """Most features in one upload."""
 MAX_VERTICES = 2_000_000
-"""Most vertices in one upload, all features together."""
+"""Most vertices in one upload, all features together; also the most rings and parts.
+
+Rings and parts are capped per feature too (:data:`MAX_RINGS`, :data:`MAX_PARTS`), and all
+features together may hold no more of them than this: an empty ring costs GEOS as much
+as a vertex, and a small compressed file can hold millions.
+"""
+MAX_COLUMNS = 1_000
+"""Most attribute columns in one upload (GDAL allocates every column for every feature)."""
+MAX_ATTRIBUTE_VALUES = 10_000_000
+"""Most attribute values in one upload: features times columns (50,000 x 200)."""
 
 FORMATS: dict[str, str] = {
     ".geojson": "GeoJSON",
@@ -133,7 +154,8 @@ class RawUpload:
     layer : str or None
         The layer read, for multi-layer formats.
     frame : geopandas.GeoDataFrame
-        Attributes (as text) and geometry, in EPSG:4326, one row per feature in file order.
+        Attributes (as text) and 2D geometry, in EPSG:4326, one row per feature in file
+        order.
     crs_source : str
         Where the CRS came from: ``file`` or ``confirmed``.
     vertices : int
@@ -250,134 +272,60 @@ def _expect(data: bytes, file_name: str, fmt: str) -> None:
 # Readers
 
 
-def _gdal_read(
-    payload: bytes, file_name: str, fmt: str, layer: str | None, notes: list[str]
-) -> tuple[dict[str, Any], list[bytes | None], dict[str, list[object]], str, str | None]:
-    # GDAL's warnings (a ring it closed, a GeoPackage read from memory) become notes.
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = _gdal_read_quietly(payload, file_name, fmt, layer)
-    for w in caught:
-        text = _gdal_message(Exception(str(w.message)))
-        if "non conformant file extension" not in text and f"GDAL: {text}" not in notes:
-            notes.append(f"GDAL: {text}")
-    return result
-
-
-def _gdal_read_quietly(
-    payload: bytes, file_name: str, fmt: str, layer: str | None
-) -> tuple[dict[str, Any], list[bytes | None], dict[str, list[object]], str, str | None]:
-    try:
-        layers = [str(row[0]) for row in pyogrio.list_layers(payload)]
-    except Exception as e:  # GDAL's own errors vary by driver; all mean "unreadable"
-        raise UploadError(file_name, f"not readable as {fmt} ({_gdal_message(e)})") from None
-    if fmt == "GeoPackage":
-        if layer is None and len(layers) > 1:
-            raise UploadError(file_name, f"several layers ({', '.join(layers)}): choose one")
-        if layer is not None and layer not in layers:
-            raise UploadError(file_name, f"no layer {layer!r}; layers: {', '.join(layers)}")
-    chosen = layer if fmt == "GeoPackage" else None
-    # Dates stay text, so a bad one is reported by feature rather than failing the file.
-    options = {"DATE_AS_STRING": "YES"} if fmt == "GeoJSON" else {}
-    try:
-        info = pyogrio.read_info(payload, layer=chosen, **options)
-    except Exception as e:
-        raise UploadError(file_name, f"not readable as {fmt} ({_gdal_message(e)})") from None
-    driver = str(info["driver"])
-    if driver not in DRIVERS[fmt]:
-        raise UploadError(file_name, f"declared {fmt} but GDAL reads it as {driver}: refused")
-    if int(info["features"]) > MAX_FEATURES:
-        raise UploadError(file_name, f"{info['features']:,} features (at most {MAX_FEATURES:,})")
-    try:
-        meta, _, wkb, values = pyogrio.raw.read(
-            payload,
-            layer=chosen,
-            max_features=MAX_FEATURES + 1,
-            datetime_as_string=True,
-            **options,
-        )
-    except Exception as e:
-        raise UploadError(file_name, f"not readable as {fmt} ({_gdal_message(e)})") from None
-    columns = {str(name): list(col) for name, col in zip(meta["fields"], values, strict=True)}
-    return meta, list(wkb), columns, driver, chosen
-
-
 _GEOJSON_POSITION = re.compile(rb"\[\s*-?[0-9.]")
 
 
-def _gdal_message(e: Exception) -> str:
-    text = str(e).replace("/vsimem/", "").strip()
-    return re.sub(r"pyogrio_[0-9a-f]{16,}", "upload", text)[:200]
+def _caps(drivers: frozenset[str] = frozenset()) -> Caps:
+    """The caps as they are now (tests and the worker may change the module's values)."""
+    return Caps(MAX_FEATURES, MAX_COLUMNS, MAX_ATTRIBUTE_VALUES, drivers)
 
 
-def _parquet(data: bytes, file_name: str) -> tuple[gpd.GeoDataFrame, list[bytes | None]]:
-    import pyarrow.parquet as pq
+def _check_geometries(wkb: list[bytes | None], file_name: str) -> int:
+    """Walk every WKB (caps, rings, nesting) before GEOS builds anything; total vertices."""
+    vertices = pieces = 0
+    for i, blob in enumerate(wkb):
+        counts = count_wkb(blob)
+        vertices += counts.vertices
+        pieces += counts.rings + counts.parts
+        if counts.problems:
+            raise UploadError(file_name, f"feature {i + 1}: {counts.problems[0]}")
+        if vertices > MAX_VERTICES:
+            reason = f"more than {MAX_VERTICES:,} vertices (feature {i + 1} passes the cap)"
+            raise UploadError(file_name, reason)
+        if pieces > MAX_VERTICES:
+            reason = f"more than {MAX_VERTICES:,} rings and parts (feature {i + 1} passes the cap)"
+            raise UploadError(file_name, reason)
+    return vertices
 
+
+def _build(wkb: list[bytes | None], file_name: str, notes: list[str]) -> Any:
+    """Shapely geometries from checked WKB, in 2D (Z and M dropped, with a note)."""
     try:
-        table = pq.read_table(io.BytesIO(data))
-    except Exception as e:  # pyarrow raises several kinds for a bad file
-        raise UploadError(file_name, f"not readable as GeoParquet ({str(e)[:200]})") from None
-    meta = (table.schema.metadata or {}).get(b"geo")
-    if meta is None:
-        raise UploadError(file_name, "a Parquet file without GeoParquet 'geo' metadata")
-    try:
-        geo = json.loads(meta)
-        column = geo["primary_column"]
-        encoding = geo["columns"][column].get("encoding", "WKB")
-        crs_json = geo["columns"][column].get("crs", "OGC:CRS84")
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise UploadError(file_name, "its GeoParquet 'geo' metadata is malformed") from None
-    if str(encoding).upper() != "WKB":
-        raise UploadError(file_name, f"GeoParquet geometry encoding {encoding!r} (WKB needed)")
-    if len(table) > MAX_FEATURES:
-        raise UploadError(file_name, f"{len(table):,} features (at most {MAX_FEATURES:,})")
-    frame = table.drop([column]).to_pandas()
-    wkb = [None if b is None else bytes(b) for b in table.column(column).to_pylist()]
-    crs = None if crs_json is None else pyproj.CRS.from_user_input(crs_json)
-    return gpd.GeoDataFrame(frame, geometry=[None] * len(frame), crs=crs), wkb
-
-
-_WKT_COLUMNS = ("wkt", "geometry", "geom", "the_geom")
-_LAT = ("lat", "latitude", "y")
-_LON = ("lon", "lng", "long", "longitude", "x")
-
-
-def _csv(data: bytes, file_name: str) -> tuple[pd.DataFrame, list[bytes | None], str]:
-    try:
-        frame = pd.read_csv(
-            io.BytesIO(data), dtype=str, keep_default_na=False, nrows=MAX_FEATURES + 1
+        geoms = shapely.from_wkb(np.array(wkb, dtype=object), on_invalid="raise")
+    except shapely.errors.GEOSException as e:
+        bad = (
+            i
+            for i, b in enumerate(wkb)
+            if b is not None and shapely.from_wkb(b, on_invalid="ignore") is None
         )
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as e:
-        raise UploadError(file_name, f"not readable as CSV ({str(e)[:200]})") from None
-    if len(frame) > MAX_FEATURES:
-        raise UploadError(file_name, f"more than {MAX_FEATURES:,} rows")
-    lower = {c.lower().strip(): c for c in frame.columns}
-    wkt_col = next((lower[c] for c in _WKT_COLUMNS if c in lower), None)
-    if wkt_col is not None:
-        wkb: list[bytes | None] = []
-        for i, text in enumerate(frame[wkt_col]):
-            try:
-                geom = shapely.from_wkt(text) if text.strip() else None
-            except shapely.errors.GEOSException as e:
-                msg = f"row {i + 2}: column {wkt_col!r} is not WKT ({str(e)[:120]})"
-                raise UploadError(file_name, msg) from None
-            wkb.append(None if geom is None else shapely.to_wkb(geom))
-        return frame.drop(columns=[wkt_col]), wkb, f"WKT column {wkt_col!r}"
-    lat = next((lower[c] for c in _LAT if c in lower), None)
-    lon = next((lower[c] for c in _LON if c in lower), None)
-    if lat is None or lon is None:
-        raise UploadError(
-            file_name,
-            "CSV needs a WKT column (wkt, geometry) or latitude and longitude columns",
-        )
-    wkb = []
-    for i, (y, x) in enumerate(zip(frame[lat], frame[lon], strict=True)):
-        try:
-            wkb.append(shapely.to_wkb(shapely.Point(float(x), float(y))))
-        except ValueError:
-            msg = f"row {i + 2}: latitude {y!r} / longitude {x!r} are not numbers"
-            raise UploadError(file_name, msg) from None
-    return frame.drop(columns=[lat, lon]), wkb, f"columns {lat!r}/{lon!r}"
+        first = next(bad, None)
+        where = "" if first is None else f"feature {first + 1}: "
+        reason = f"{where}GEOS cannot read its geometry ({str(e)[:120]})"
+        raise UploadError(file_name, reason) from None
+    extra = shapely.has_z(geoms) | shapely.has_m(geoms)
+    if extra.any():
+        geoms = shapely.force_2d(geoms)
+        notes.append(f"Z/M coordinates dropped (read in 2D) from {int(extra.sum()):,} features")
+    return geoms
+
+
+def _crs_from_file(meta: dict[str, Any], file_name: str) -> pyproj.CRS | None:
+    if not meta.get("crs"):
+        return None
+    try:
+        return pyproj.CRS.from_user_input(meta["crs"])
+    except ProjCRSError as e:
+        raise UploadError(file_name, f"its CRS is not readable ({str(e)[:160]})") from None
 
 
 def read_upload(
@@ -400,12 +348,12 @@ def read_upload(
     Returns
     -------
     RawUpload
-        Features with text attributes, in EPSG:4326.
+        Features with text attributes, in EPSG:4326, in 2D.
 
     Raises
     ------
     UploadError
-        Naming the file (and the feature or row) and the reason.
+        Naming the file (and the feature or row) and the reason, in one line.
     """
     fmt = declared_format(file_name)
     if layer is not None:
@@ -427,39 +375,54 @@ def read_upload(
         elif fmt == "KMZ":
             payload, notes = kmz(data, file_name)
         if fmt in ("KML", "KMZ"):
-            check_kml(payload, file_name)
+            check_kml(payload, file_name, max_geometries=MAX_VERTICES)
         if fmt == "GeoJSON":
-            # A cheap upper bound of the positions, before GDAL parses the text.
-            positions = sum(1 for _ in _GEOJSON_POSITION.finditer(payload))
+            # Cheap bounds before GDAL parses the text: the positions, and the arrays (every
+            # position, ring and part is one, so an empty one costs as much as a vertex).
+            arrays = payload.count(b"[")  # each position is one: no more of them than this
+            positions = _GEOJSON_POSITION.subn(b"", payload)[1] if arrays > MAX_VERTICES else 0
             if positions > MAX_VERTICES:
                 reason = f"about {positions:,} vertices (at most {MAX_VERTICES:,})"
                 raise UploadError(file_name, reason)
-        meta, wkb, columns, driver, chosen = _gdal_read(payload, file_name, fmt, layer, notes)
-        layer = chosen or layer
-        attrs = pd.DataFrame(columns, index=range(len(wkb)), dtype=object)
-        file_crs = pyproj.CRS.from_user_input(meta["crs"]) if meta.get("crs") else None
+            if arrays > 2 * MAX_VERTICES:
+                reason = (
+                    f"{arrays:,} JSON arrays: more positions, rings and parts than "
+                    f"{MAX_VERTICES:,} vertices and {MAX_VERTICES:,} rings and parts allow"
+                )
+                raise UploadError(file_name, reason)
+        read = gdal_features(payload, file_name, fmt, layer, _caps(DRIVERS[fmt]))
+        notes.extend(n for n in read.notes if n not in notes)
+        wkb, driver, layer = read.wkb, read.driver, read.layer or layer
+        attrs = pd.DataFrame(read.columns, index=range(len(wkb)), dtype=object)
+        file_crs = _crs_from_file(read.meta, file_name)
     elif fmt == "GeoParquet":
-        frame, wkb = _parquet(data, file_name)
-        file_crs, driver = frame.crs, "pyarrow"
-        attrs = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+        parquet = read_geoparquet(
+            data,
+            file_name,
+            max_features=MAX_FEATURES,
+            max_columns=MAX_COLUMNS,
+            max_values=MAX_ATTRIBUTE_VALUES,
+        )
+        check_columns(file_name, len(parquet.attributes.columns), len(parquet.wkb), _caps())
+        attrs, wkb, file_crs, driver = parquet.attributes, parquet.wkb, parquet.crs, "pyarrow"
+        notes.extend(parquet.notes)
     else:
-        attrs, wkb, how = _csv(data, file_name)
+        attrs, wkb, how = csv_geometries(
+            data,
+            file_name,
+            max_features=MAX_FEATURES,
+            max_vertices=MAX_VERTICES,
+            max_columns=MAX_COLUMNS,
+            max_values=MAX_ATTRIBUTE_VALUES,
+        )
+        check_columns(file_name, len(attrs.columns), len(wkb), _caps())
         file_crs, driver = None, "pandas"
         notes.append(f"geometry from {how}")
     if len(wkb) > MAX_FEATURES:
         raise UploadError(file_name, f"more than {MAX_FEATURES:,} features")
     if not wkb:
         raise UploadError(file_name, "the file holds no features")
-    # Caps and ring checks on the WKB, before GEOS builds anything.
-    total = 0
-    for i, blob in enumerate(wkb):
-        vertices, _, problems = walk_wkb(blob)
-        total += vertices
-        if total > MAX_VERTICES:
-            reason = f"more than {MAX_VERTICES:,} vertices (feature {i + 1} passes the cap)"
-            raise UploadError(file_name, reason)
-        if problems:
-            raise UploadError(file_name, f"feature {i + 1}: {problems[0]}")
+    total = _check_geometries(wkb, file_name)
     crs_source = "file"
     if crs is not None:
         try:
@@ -471,13 +434,12 @@ def read_upload(
         raise UploadError(
             file_name, "the file names no CRS: confirm one (e.g. EPSG:4326) to read it"
         )
-    geoms = shapely.from_wkb(np.array(wkb, dtype=object), on_invalid="raise")
     frame = gpd.GeoDataFrame(
-        _text_frame(attrs),
-        geometry=geoms,
+        _text_frame(attrs.reset_index(drop=True)),
+        geometry=_build(wkb, file_name, notes),
         crs=file_crs,
     )
-    frame = _to_lonlat(frame, file_name)
+    frame = to_lonlat(frame, file_name)
     return RawUpload(file_name, fmt, driver, layer, frame, crs_source, total, notes)
 
 
@@ -499,31 +461,3 @@ def _as_text(value: object) -> str | None:
         if float(value).is_integer():
             return str(int(value))
     return str(value)
-
-
-def _to_lonlat(frame: gpd.GeoDataFrame, file_name: str) -> gpd.GeoDataFrame:
-    """Check coordinates are finite and plausible, then reproject to EPSG:4326."""
-    coords = shapely.get_coordinates(frame.geometry.to_numpy())
-    counts = shapely.get_num_coordinates(frame.geometry.to_numpy())
-    owner = np.repeat(np.arange(len(frame)), counts)
-    bad = ~np.isfinite(coords).all(axis=1)
-    if bad.any():
-        i = int(owner[np.argmax(bad)])
-        raise UploadError(file_name, f"feature {i + 1}: a coordinate is NaN or infinite")
-    crs = pyproj.CRS.from_user_input(frame.crs)
-    if crs.is_geographic:
-        lon, lat = coords[:, 0], coords[:, 1]
-        for values, limit, name in ((lat, 90, "latitude"), (lon, 180, "longitude")):
-            out = np.abs(values) > limit
-            if out.any():
-                i, v = int(owner[np.argmax(out)]), float(values[np.argmax(out)])
-                hint = " (projected coordinates without a CRS?)" if abs(v) > 1000 else ""
-                raise UploadError(file_name, f"feature {i + 1}: {name} {v:g} is out of range{hint}")
-    try:
-        out_frame = frame.to_crs(settings.GEO_CRS)
-    except (ProjCRSError, ValueError) as e:
-        raise UploadError(file_name, f"cannot reproject from {crs.name} ({e})") from None
-    after = shapely.get_coordinates(out_frame.geometry.to_numpy())
-    if not np.isfinite(after).all():
-        raise UploadError(file_name, f"coordinates fall outside {crs.name}'s valid area")
-    return out_frame

@@ -4,13 +4,14 @@ The map is split in two so that a date change sends only what changed: a **base 
 (tiles when reachable, regions, border, settlements; built once) and a **ground layer**
 (each chosen view's ground beyond the border, and where two views disagree; rebuilt per
 date). Leaflet is served from the installed ``xstatic-leaflet`` package, never a CDN.
-Every text shown in a tooltip is escaped: feature properties are data, never HTML.
+Every element comes from :mod:`pipeline._leaflet`: its output is never rendered as a
+template a second time, data are embedded only as escaped JSON, and every text shown in a
+tooltip or popup is set as a text node — feature properties are data, never HTML or code.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,13 +19,21 @@ from typing import Any, cast
 
 import folium
 import geopandas as gpd
-import jinja2
 import shapely
 import shapely.geometry
 
 from pipeline import settings
 from pipeline._files import atomic_write
-from pipeline.assets import STATIC_SUBDIR
+from pipeline._leaflet import (
+    STATIC_URL,
+    DataLayer,
+    HatchPattern,
+    OfflineMap,
+    Playback,
+    SafeGroup,
+    TheatreLayers,
+    ViewInUrl,
+)
 from pipeline.build import Theatre
 
 SIDE_COLOURS: dict[str, str] = {"UA": "#1f5fbf", "RU": "#c8102e", "contested": "#8a8a8a"}
@@ -39,48 +48,8 @@ SIDE_LABELS: dict[str, str] = {
     "contested": "contested",
 }
 
-STATIC_URL = "/app/static"
-"""Where Streamlit serves the app's ``static/`` folder."""
-
 SIMPLIFY_DEG = 0.0006
 """Drawing tolerance (about 50 m): ground is simplified before it is sent to the browser."""
-
-
-class OfflineMap(folium.Map):
-    """A folium map that loads only Leaflet, from the app's own static folder.
-
-    Folium's default assets (Leaflet, jQuery, Bootstrap, Font Awesome, awesome-markers)
-    come from public CDNs; the layers drawn here need Leaflet alone.
-    """
-
-    # folium declares these as mutable class-level lists; the override keeps its shape.
-    default_js = [("leaflet", f"{STATIC_URL}/{STATIC_SUBDIR}/leaflet.js")]  # noqa: RUF012
-    default_css = [("leaflet_css", f"{STATIC_URL}/{STATIC_SUBDIR}/leaflet.css")]  # noqa: RUF012
-
-
-def safe_text(text: str) -> str:
-    """Escape text for a Leaflet tooltip: HTML entities, and no way out of a JS string.
-
-    Folium writes tooltip text into a JavaScript template literal, so besides ``<``,
-    ``>``, ``&`` and quotes, the backtick, ``$`` and backslash must not reach it raw.
-
-    Parameters
-    ----------
-    text : str
-        Any text (a place name, a source, a quote).
-
-    Returns
-    -------
-    str
-        Text that renders as itself and cannot run code.
-
-    Examples
-    --------
-    >>> safe_text("<img src=x onerror=alert(1)> `${x}`")
-    '&lt;img src=x onerror=alert(1)&gt; &#96;&#36;{x}&#96;'
-    """
-    out = html.escape(text, quote=True)
-    return out.replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;")
 
 
 def _geojson(geom: shapely.Geometry) -> dict[str, Any]:
@@ -223,190 +192,6 @@ def write_static_layers(theatre: Theatre, static_dir: Path, views: Sequence[str]
     return f"{STATIC_URL}/frontline-{theatre.fingerprint}"
 
 
-class TheatreLayers(folium.MacroElement):
-    """Regions, border and settlements, fetched from static files (or inlined).
-
-    Tooltips are built from text nodes, so no property can inject HTML.
-
-    Parameters
-    ----------
-    source : str or dict
-        URL of the folder :func:`write_static_layers` wrote, or the dict of
-        :func:`theatre_layers` to inline (standalone HTML, tests).
-    """
-
-    _template = jinja2.Template(
-        r"""
-        {% macro script(this, kwargs) %}
-        (function () {
-            var map = {{ this._parent.get_name() }};
-            var source = {{ this.source|tojson }};
-            function load(name) {
-                if (typeof source === "string") {
-                    return fetch(source + "/" + name + ".json").then(function (r) {
-                        return r.json();
-                    });
-                }
-                return Promise.resolve(source[name]);
-            }
-            function evidence(p) {
-                // The claims behind a settlement, built from text nodes: data, never HTML.
-                var box = document.createElement("div");
-                box.style.maxHeight = "260px";
-                box.style.overflowY = "auto";
-                var head = document.createElement("b");
-                head.textContent = p.name + " — " + p.claims.length + " claim(s)";
-                box.appendChild(head);
-                p.claims.forEach(function (c) {
-                    var item = document.createElement("div");
-                    item.style.marginTop = "6px";
-                    item.textContent = c.date + " " + c.claimant + " (" + c.kind + "): "
-                        + c.side + ". " + (c.quote ? "“" + c.quote + "” " : "")
-                        + c.paraphrase + " [" + c.confidence + "] ";
-                    if (/^https?:\/\//.test(c.url)) {
-                        var a = document.createElement("a");
-                        a.href = c.url;
-                        a.target = "_blank";
-                        a.rel = "noopener noreferrer";
-                        a.textContent = c.publisher;
-                        item.appendChild(a);
-                    } else {
-                        item.appendChild(document.createTextNode(c.publisher));
-                    }
-                    box.appendChild(item);
-                });
-                return box;
-            }
-            function tip(text) {
-                var el = document.createElement("span");
-                el.textContent = text;
-                return el;
-            }
-            load("regions").then(function (d) {
-                L.geoJSON(d, {interactive: false,
-                    style: {fill: false, color: "#444444", weight: 1}}).addTo(map);
-            });
-            load("border").then(function (d) {
-                L.geoJSON(d, {interactive: false,
-                    style: {color: "#e08000", weight: 2.5}}).addTo(map);
-            });
-            load("settlements").then(function (d) {
-                var group = L.featureGroup().addTo(map);
-                d.features.forEach(function (f) {
-                    var p = f.properties, c = f.geometry.coordinates;
-                    var text = p.name + " [" + p.place_id + "] — source: " + p.source;
-                    if (!p.verified) {
-                        text += " — UNVERIFIED position, ± "
-                            + (p.precision_m / 1000) + " km";
-                        L.circle([c[1], c[0]], {radius: p.precision_m, color: "#555555",
-                            weight: 1, dashArray: "3 5", fill: false,
-                            interactive: false}).addTo(group);
-                    }
-                    var marker = L.circleMarker([c[1], c[0]], {radius: p.claimed ? 4 : 2,
-                        color: "#222222", weight: 1, fill: true,
-                        fillOpacity: p.verified ? 0.9 : 0, dashArray: p.verified ? null : "2 2",
-                        className: "frontline-settlement"})
-                        .bindTooltip(tip(text)).addTo(group);
-                    if (p.claims && p.claims.length) { marker.bindPopup(evidence(p)); }
-                });
-            });
-        })();
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, source: str | dict[str, Any]) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self._name = "TheatreLayers"
-        self.source = source
-
-
-class HatchPattern(folium.MacroElement):
-    """Defines the SVG hatch (``url(#frontline-hatch)``) that disagreement ground is filled with."""
-
-    _template = jinja2.Template(
-        """
-        {% macro script(this, kwargs) %}
-        (function () {
-            var map = {{ this._parent.get_name() }};
-            var ns = "http://www.w3.org/2000/svg";
-            function ensure() {
-                map.getPane("overlayPane").querySelectorAll("svg").forEach(function (svg) {
-                    if (svg.querySelector("#frontline-hatch")) { return; }
-                    var defs = document.createElementNS(ns, "defs");
-                    var pattern = document.createElementNS(ns, "pattern");
-                    pattern.setAttribute("id", "frontline-hatch");
-                    pattern.setAttribute("width", "8");
-                    pattern.setAttribute("height", "8");
-                    pattern.setAttribute("patternUnits", "userSpaceOnUse");
-                    pattern.setAttribute("patternTransform", "rotate(45)");
-                    var line = document.createElementNS(ns, "line");
-                    line.setAttribute("x1", "0");
-                    line.setAttribute("y1", "0");
-                    line.setAttribute("x2", "0");
-                    line.setAttribute("y2", "8");
-                    line.setAttribute("stroke", {{ this.colour|tojson }});
-                    line.setAttribute("stroke-width", "3");
-                    pattern.appendChild(line);
-                    defs.appendChild(pattern);
-                    svg.insertBefore(defs, svg.firstChild);
-                });
-            }
-            map.on("layeradd", ensure);
-            ensure();
-        })();
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self._name = "HatchPattern"
-        self.colour = DISAGREEMENT_COLOUR
-
-
-class ViewInUrl(folium.MacroElement):
-    """Keeps the map's centre and zoom in the page URL (``map=lat,lon,zoom``), client-side.
-
-    Panning and zooming never rerun the app; they only rewrite the page's address, so a
-    copied URL reopens the same view. A bad ``map`` value is ignored by the browser.
-    """
-
-    _template = jinja2.Template(
-        """
-        {% macro script(this, kwargs) %}
-        (function () {
-            var map = {{ this._parent.get_name() }};
-            function address() {
-                try { return new URL(window.parent.location.href); } catch (e) { return null; }
-            }
-            var start = address();
-            var asked = start && start.searchParams.get("map");
-            if (asked) {
-                var p = asked.split(",").map(Number);
-                if (p.length === 3 && p.every(isFinite) && Math.abs(p[0]) <= 90
-                        && Math.abs(p[1]) <= 180 && p[2] >= 3 && p[2] <= 18) {
-                    map.setView([p[0], p[1]], Math.round(p[2]));
-                }
-            }
-            map.on("moveend", function () {
-                var u = address();
-                if (!u) { return; }
-                var c = map.getCenter();
-                u.searchParams.set("map", c.lat.toFixed(4) + "," + c.lng.toFixed(4) + ","
-                    + map.getZoom());
-                window.parent.history.replaceState(window.parent.history.state, "", u.toString());
-            });
-        })();
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self._name = "ViewInUrl"
-
-
 def base_map(
     theatre: Theatre,
     focus: str = "RU-KRS",
@@ -457,7 +242,7 @@ def base_map(
             attr="© OpenStreetMap contributors (ODbL)",
             name="OpenStreetMap tiles (online)",
         ).add_to(fmap)
-    HatchPattern().add_to(fmap)
+    HatchPattern(DISAGREEMENT_COLOUR).add_to(fmap)
     ViewInUrl().add_to(fmap)
     TheatreLayers(static_url or theatre_layers(theatre)).add_to(fmap)
     if playback is not None:
@@ -466,7 +251,7 @@ def base_map(
             if static_url
             else playback_data(theatre, playback)
         )
-        Playback(source, playback).add_to(fmap)
+        Playback(source, playback, [SIDE_COLOURS[side] for side in settings.SIDES]).add_to(fmap)
     return fmap
 
 
@@ -475,14 +260,9 @@ def _feature(geom: shapely.Geometry, props: dict[str, Any]) -> dict[str, Any]:
 
 
 def _add_layer(group: folium.FeatureGroup, features: list[dict[str, Any]]) -> None:
-    """Add features as one GeoJson layer, styled and labelled by their own properties."""
-    if not features:
-        return
-    folium.GeoJson(
-        {"type": "FeatureCollection", "features": features},
-        style_function=lambda f: f["properties"]["style"],
-        tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
-    ).add_to(group)
+    """Add features as one layer, styled and labelled (as plain text) by their properties."""
+    if features:
+        DataLayer(features).add_to(group)
 
 
 def ground_layer(
@@ -510,9 +290,9 @@ def ground_layer(
     folium.FeatureGroup
         The layer (named ``ground``), to add to :func:`base_map`'s map.
     """
-    group = folium.FeatureGroup(name="ground")
-    # One GeoJson per layer (not per polygon): each folium element costs a template
-    # compilation on every rerun. Labels are escaped: the tooltip renders them as HTML.
+    group = SafeGroup("ground")
+    # One layer element per layer (not per polygon): each element costs a template
+    # call on every rerun. Labels are plain text: the tooltip shows them as text nodes.
     for i, view in enumerate(views):
         held = theatre.ground(view, day)
         features = [
@@ -520,7 +300,7 @@ def ground_layer(
                 row.geometry,
                 {
                     "style": _style(row.side, i == 0),
-                    "label": safe_text(
+                    "label": (
                         f"{view}: {SIDE_LABELS[row.side]} on {day.isoformat()}, "
                         f"{row.area_km2:,.0f} km² ({row.area_mi2:,.0f} mi²)"
                     ),
@@ -546,7 +326,7 @@ def ground_layer(
                     row.geometry,
                     {
                         "style": hatch,
-                        "label": safe_text(
+                        "label": (
                             f"disagreement on {day.isoformat()}: {views[0]} says {row.side_a}, "
                             f"{views[1]} says {row.side_b} — {row.area_km2:,.0f} km²"
                         ),
@@ -569,7 +349,7 @@ def ground_layer(
                             "fill": False,
                             "dashArray": "8 5" if row.change == "lost" else None,
                         },
-                        "label": safe_text(
+                        "label": (
                             f"{views[0]}: {row.side} {row.change} {row.area_km2:,.0f} km² "
                             f"({row.area_mi2:,.0f} mi²) between {since.isoformat()} and "
                             f"{day.isoformat()}"
@@ -650,135 +430,27 @@ def playback_data(theatre: Theatre, view: str) -> dict[str, Any]:
     }
 
 
-class Playback(folium.MacroElement):
-    """A play button that animates a view's timeline in the browser, with no server trip.
-
-    Parameters
-    ----------
-    data : str or dict
-        URL of a :func:`playback_data` JSON file (fetched on the first press), or the
-        dict itself.
-    view : str
-        The view it animates (shown before the first press).
-    frame_ms : int, default 350
-        Milliseconds per change date.
-    """
-
-    _template = jinja2.Template(
-        """
-        {% macro script(this, kwargs) %}
-        (function () {
-            var map = {{ this._parent.get_name() }};
-            var source = {{ this.data|tojson }};
-            var colours = {{ this.colours|tojson }};
-            var data = null, layer = null, cells = {};
-            function ready() {
-                if (data) { return Promise.resolve(); }
-                var got = typeof source === "string"
-                    ? fetch(source).then(function (r) { return r.json(); })
-                    : Promise.resolve(source);
-                return got.then(function (d) {
-                    data = d;
-                    layer = L.geoJSON(data.cells, {
-                        interactive: false,
-                        style: function () { return {weight: 0, fillOpacity: 0}; },
-                        onEachFeature: function (f, l) { cells[f.properties.i] = l; }
-                    });
-                });
-            }
-            var timer = null, frame = 0, hidden = [];
-            var box = L.DomUtil.create("div", "leaflet-bar frontline-playback");
-            box.style.background = "white";
-            box.style.padding = "4px 8px";
-            box.style.font = "13px sans-serif";
-            var button = L.DomUtil.create("a", "", box);
-            button.href = "#";
-            button.setAttribute("role", "button");
-            button.setAttribute("aria-label", "play the timeline");
-            button.textContent = "▶ play";
-            button.style.width = "auto";
-            button.style.padding = "0 6px";
-            var label = L.DomUtil.create("span", "frontline-playback-date", box);
-            label.textContent = " " + {{ this.view|tojson }};
-            L.DomEvent.disableClickPropagation(box);
-            function show(k) {
-                var codes = data.frames[k];
-                for (var i = 0; i < codes.length; i++) {
-                    var code = codes.charCodeAt(i) - 48;
-                    var held = code !== data.base.charCodeAt(i) - 48;
-                    cells[i].setStyle({
-                        fillColor: colours[code], fillOpacity: held ? 0.55 : 0, weight: 0
-                    });
-                }
-                label.textContent = " " + data.view + " " + data.dates[k];
-            }
-            function stop() {
-                clearInterval(timer);
-                timer = null;
-                map.removeLayer(layer);
-                hidden.forEach(function (g) { map.addLayer(g); });
-                hidden = [];
-                button.textContent = "▶ play";
-            }
-            L.DomEvent.on(button, "click", function (e) {
-                L.DomEvent.preventDefault(e);
-                if (timer) { stop(); return; }
-                ready().then(start);
-            });
-            function start() {
-                hidden = (window.feature_group || []).filter(function (g) {
-                    return map.hasLayer(g);
-                });
-                hidden.forEach(function (g) { map.removeLayer(g); });
-                layer.addTo(map);
-                frame = 0;
-                show(frame);
-                button.textContent = "❚❚ pause";
-                timer = setInterval(function () {
-                    frame += 1;
-                    if (frame >= data.frames.length) { clearInterval(timer); timer = null;
-                        button.textContent = "▶ play"; return; }
-                    show(frame);
-                }, {{ this.frame_ms }});
-            }
-            var control = L.control({position: "bottomleft"});
-            control.onAdd = function () { return box; };
-            control.addTo(map);
-        })();
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, data: str | dict[str, Any], view: str, frame_ms: int = 350) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self._name = "Playback"
-        self.data = data
-        self.view = view
-        self.frame_ms = int(frame_ms)
-        self.colours = [SIDE_COLOURS[side] for side in settings.SIDES]
-
-
 def upload_layer(polygons: gpd.GeoDataFrame, name: str = "upload") -> folium.FeatureGroup:
-    """Outlines of uploaded polygons, labelled with their (escaped) label and side.
+    """Outlines of uploaded polygons, labelled with their label and side (as plain text).
 
     Parameters
     ----------
     polygons : geopandas.GeoDataFrame
         Polygons with ``side`` and ``label`` columns, any CRS.
     name : str, default "upload"
-        Layer name.
+        Layer name (a constant of the caller, not data).
 
     Returns
     -------
     folium.FeatureGroup
-        One GeoJson layer; property text is escaped, so it renders as text.
+        One layer; property text is shown as text, never parsed as HTML or a template.
     """
-    group = folium.FeatureGroup(name=name)
+    group = SafeGroup(name)
     geo = polygons.to_crs(settings.GEO_CRS)
     features = []
     for geom, side, label in zip(geo.geometry, geo["side"], geo["label"], strict=True):
         style = {**_style(str(side), False), "dashArray": "6 4", "weight": 3, "fillOpacity": 0}
-        text = safe_text(f"{label} ({side})" if label else str(side))
+        text = f"{label} ({side})" if label else str(side)
         features.append(_feature(geom, {"style": style, "label": text}))
     _add_layer(group, features)
     return group

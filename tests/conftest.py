@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -317,13 +318,15 @@ def _square(lon: float, lat: float, half: float) -> BaseGeometry:
 def deepstate_style_geojson() -> bytes:
     """A small GeoJSON in the shape of DeepState's export (made up here, not their data).
 
-    Bilingual ``name`` values, fill colours, and points mixed with polygons: a
-    "Liberated" square around Sudzha, an "Occupied" square in Kharkiv oblast, an
-    unmatched polygon, two points, and an HTML payload in a description.
+    The labels have the export's shape: bilingual ``name`` values joined by ``///``, a
+    no-break space, and a ``{{at:25.03}}`` date tag (which a template engine would try to
+    evaluate); fill colours, and points mixed with polygons: a "Liberated" square around
+    Sudzha, an "Occupied" square in Kharkiv oblast, an unmatched polygon, two points, and
+    an HTML payload in a description.
     """
     polygons = [
-        ("Звільнено /// Liberated", "#1f5fbf", _square(35.27, 51.19, 0.06), PAYLOAD_TEXT),
-        ("Окуповано /// Occupied", "#a52714", _square(35.9, 50.2, 0.05), ""),
+        (DEEPSTATE_LABEL, "#1f5fbf", _square(35.27, 51.19, 0.06), PAYLOAD_TEXT),
+        ("Окуповано\xa0/// Occupied {{at:25.03}}", "#a52714", _square(35.9, 50.2, 0.05), ""),
         ("Невідомо /// Unknown", "#777777", _square(35.5, 51.3, 0.02), ""),
     ]
     points = [
@@ -344,6 +347,8 @@ def deepstate_style_geojson() -> bytes:
 
 
 PAYLOAD_TEXT = "<img src=x onerror=alert(1)><script>alert(2)</script>"
+DEEPSTATE_LABEL = "Звільнено\xa0/// Liberated {{at:25.03}}"
+"""The Liberated square's label, as DeepState's export writes such labels."""
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -358,3 +363,9 @@ def _no_shared_store(tmp_path_factory: pytest.TempPathFactory) -> Generator[None
         del os.environ["FRONTLINE_STORE"]
     else:
         os.environ["FRONTLINE_STORE"] = before
+
+
+def shown(markdown: str) -> str:
+    """The text a Streamlit message shows: its Markdown source without escapes or joiners."""
+    markdown = markdown.replace("\u2060", "")
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)

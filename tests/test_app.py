@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from pipeline import settings
+from tests.conftest import shown
 
 APP = str(settings.ROOT / "app.py")
 
@@ -22,13 +23,13 @@ def _open(**params: str) -> AppTest:
 
 
 def _held(at: AppTest, view: str) -> str:
-    return str(next(m.value for m in at.metric if m.label.startswith(f"{view}:")))
+    return str(next(m.value for m in at.metric if shown(m.label).startswith(f"{view}:")))
 
 
 def test_default_view_shows_two_claimants_and_the_map() -> None:
     at = _open()
     assert at.title[0].value.startswith("Frontline")
-    assert [m.label.split(":")[0] for m in at.metric] == ["ua-gs", "ru-mod"]
+    assert [shown(m.label).split(":")[0] for m in at.metric] == ["ua-gs", "ru-mod"]
     assert _held(at, "ua-gs") != "0 km²"
     assert not at.warning
 
@@ -47,14 +48,14 @@ def test_permalink_27_april_2025_shows_the_disagreement() -> None:
     at = _open(date="2025-04-27", claimants="ua-gs,ru-mod")
     assert _held(at, "ru-mod") == "0 km²"
     assert _held(at, "ua-gs") != "0 km²"
-    assert any("disagree on" in c.value for c in at.caption)
+    assert any("disagree on" in shown(c.value) for c in at.caption)
 
 
 def test_permalink_restores_claimants_and_compare() -> None:
     at = _open(date="2024-09-01", claimants="isw,deepstate", compare="2024-08-10")
     assert at.multiselect(key="views").value == ["isw", "deepstate"]
     assert at.slider(key="date").value == dt.date(2024, 9, 1)
-    assert any("2024-08-10 → 2024-09-01" in c.value for c in at.caption)
+    assert any("2024-08-10 → 2024-09-01" in shown(c.value) for c in at.caption)
 
 
 @pytest.mark.parametrize(
@@ -68,13 +69,13 @@ def test_permalink_restores_claimants_and_compare() -> None:
 )
 def test_bad_permalink_gives_a_notice_and_the_default(params: dict[str, str], notice: str) -> None:
     at = _open(**params)
-    assert any(notice in w.value for w in at.warning), [w.value for w in at.warning]
+    assert any(notice in shown(w.value) for w in at.warning), [shown(w.value) for w in at.warning]
     # The bad part falls back to the default view; a good part is kept.
     assert at.slider(key="date").value == dt.date(2024, 8, 25)
     expected = ["ua-gs"] if "claimants" in params else ["ua-gs", "ru-mod"]
     assert at.multiselect(key="views").value == expected
     assert at.date_input(key="compare").value is None
-    assert [m.label.split(":")[0] for m in at.metric] == expected
+    assert [shown(m.label).split(":")[0] for m in at.metric] == expected
 
 
 def test_next_change_button_jumps_to_the_next_change_date() -> None:

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,13 @@ import pytest
 from playwright.sync_api import Dialog, Locator, Page, expect, sync_playwright
 
 from pipeline import settings
-from tests.conftest import add_place, claim_row, deepstate_style_geojson, make_theatre_dir
+from tests.conftest import (
+    DEEPSTATE_LABEL,
+    add_place,
+    claim_row,
+    deepstate_style_geojson,
+    make_theatre_dir,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = settings.ROOT / "test-artifacts"
@@ -112,7 +119,7 @@ def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 place="cur-evil",
                 region="",
                 date="2024-08-20",
-                quote=PAYLOAD,
+                quote=PAYLOAD + " {{ 7*7 }} {% for x in range(3) %}X{% endfor %}",
             )
         ],
     )
@@ -238,6 +245,7 @@ def test_hostile_text_is_shown_as_text(hostile_server: str, page: Page) -> None:
             assert popup.locator("img").count() == 0
             break
     assert PAYLOAD in shown, "the payload should be visible as text in the claims popup"
+    assert "{{ 7*7 }} {% for x in range(3) %}X{% endfor %}" in shown
     time.sleep(1)
     assert dialogs == []
 
@@ -311,6 +319,13 @@ def test_upload_preview_commit_and_see_it_on_the_map(
     expect(report).to_contain_text("name matches no pattern")
     preview = page.frame_locator("iframe").first.locator("path.leaflet-interactive")
     preview.first.wait_for(state="attached", timeout=60_000)
+    # The uploaded outline's tooltip shows DeepState's label as it is, template tag included.
+    frame = page.frame_locator("iframe").first
+    outline = frame.locator('path[stroke-dasharray="6 4"]').first
+    outline.hover(force=True, position={"x": 12, "y": 12})  # off Sudzha's marker at its centre
+    expect(frame.locator(".leaflet-tooltip")).to_contain_text(
+        DEEPSTATE_LABEL + " (UA)", timeout=10_000
+    )
     page.screenshot(path=str(ARTIFACTS / "upload-preview.png"), full_page=True)
     page.get_by_role("button", name="Commit").click()
     expect(page.get_by_text("Committed as revision(s) [1]")).to_be_visible(timeout=60_000)
@@ -368,3 +383,28 @@ def test_snapshot_page_downloads_the_previewed_png(server: str, page: Page, tmp_
     # The citation links the same view on the map page, at the address the browser used.
     expect(page.get_by_text(f"{server}/?date=2024-08-25&claimants=ua-gs,ru-mod")).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "snapshots-page-citation.png"))
+
+
+MARKDOWN_PAYLOAD = (
+    "[**Your session expired: sign in again**](http://x.invalid/phish) "
+    "![p](http://x.invalid/px.png) www.x.invalid a@b.invalid :smile: :red[RED] "
+    ":material/home: $x^2$ <b>B</b>"
+)
+
+
+def test_markdown_in_a_link_is_shown_as_text(server: str, page: Page) -> None:
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            outside.append(r.url) if urllib.parse.urlsplit(r.url).hostname == "x.invalid" else None
+        ),
+    )
+    page.goto(f"{server}/?claimants={urllib.parse.quote(MARKDOWN_PAYLOAD)}")
+    alert = page.locator('[data-testid="stAlert"]').first
+    alert.wait_for(timeout=60_000)
+    shown = alert.inner_text().replace("\u2060", "")
+    assert MARKDOWN_PAYLOAD in shown  # every character as typed
+    for element in ("a", "img", "strong", "b", "span.katex", "span[style]"):
+        assert alert.locator(element).count() == 0, element
+    assert outside == []

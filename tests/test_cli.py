@@ -310,6 +310,7 @@ def test_ingest_revisions_and_revert(cache: Path, tmp_path: Path) -> None:
     assert "skipped 2: not a polygon (Point)" in dry.stdout
     listed = run("revisions", "--format", "json", cache=cache, store=store)
     assert json.loads(listed.stdout) == []
+    assert list(tmp_path.iterdir()) == [upload]  # neither created a store
     done = run(
         *args, *NEW_CLAIMANT, "--source", "fixture", "--who", "analyst", cache=cache, store=store
     )
@@ -370,6 +371,17 @@ def test_bad_ingest_arguments_store_nothing(
     assert message in res.stderr.strip().splitlines()[-1]  # argparse adds usage above
     listed = run("revisions", "--format", "json", cache=cache, store=store)
     assert json.loads(listed.stdout) == []
+    assert not store.exists()
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "0", "-3", "x"])
+def test_revert_of_a_bad_revision_id_is_one_line(value: str, cache: Path, tmp_path: Path) -> None:
+    store = tmp_path / "s.gpkg"
+    res = run("revert", value, cache=cache, store=store)
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr
+    assert f"bad revision id {value!r}: expected a whole number from 1 to" in res.stderr
+    assert not store.exists()
 
 
 # --- snapshot ---------------------------------------------------------------------------

@@ -9,7 +9,8 @@ import io
 import pytest
 
 from pipeline.build import Theatre
-from pipeline.ledger import claims_to_csv, conflicts, filter_claims, neutralise_cell, with_conflicts
+from pipeline.ledger import claims_to_csv, conflicts, filter_claims, with_conflicts
+from pipeline.safetext import spreadsheet_cell
 
 
 def test_filters_combine(kursk: Theatre) -> None:
@@ -46,7 +47,7 @@ def test_conflicts_pair_contradicting_claimants(tiny_theatre: Theatre) -> None:
 
 @pytest.mark.parametrize("value", ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"])
 def test_formula_cells_are_neutralised(value: str) -> None:
-    assert neutralise_cell(value) == "'" + value
+    assert spreadsheet_cell(value) == "'" + value
 
 
 def test_csv_export_is_safe_and_complete(tiny_theatre: Theatre) -> None:

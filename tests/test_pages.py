@@ -12,7 +12,7 @@ from pipeline import ingest, settings
 from pipeline.build import Theatre
 from pipeline.snapshot import data_version
 from pipeline.store import GeoPackageStore
-from tests.conftest import deepstate_style_geojson
+from tests.conftest import deepstate_style_geojson, shown
 
 CLAIMS = str(settings.ROOT / "pages" / "1_Claims_and_sources.py")
 GAZETTEER = str(settings.ROOT / "pages" / "2_Gazetteer.py")
@@ -55,7 +55,7 @@ def test_claims_page_shows_only_conflicts() -> None:
 def test_claims_page_unknown_place_says_so() -> None:
     at = _run(CLAIMS)
     at.text_input(key="place").set_value("Atlantis").run()
-    assert any("Atlantis" in i.value for i in at.info)
+    assert any("Atlantis" in shown(i.value) for i in at.info)
 
 
 def test_gazetteer_ranks_candidates_and_lists_unlocated(kursk: Theatre) -> None:
@@ -77,7 +77,7 @@ def test_gazetteer_ranks_candidates_and_lists_unlocated(kursk: Theatre) -> None:
 def test_gazetteer_reports_ambiguity() -> None:
     at = _run(GAZETTEER)
     at.text_input(key="query").set_value("Popovka").run()
-    assert any("ambiguous" in w.value for w in at.warning)
+    assert any("ambiguous" in shown(w.value) for w in at.warning)
 
 
 UPLOAD = str(settings.ROOT / "pages" / "3_Upload.py")
@@ -103,7 +103,7 @@ def test_upload_page_lists_revisions_and_reverts(
     assert list(table["claimant"]) == ["deepstate"]
     at.text_input(key="date").set_value("2024-13-01").run()
     assert not at.exception
-    assert any("bad date of the map '2024-13-01'" in e.value for e in at.error)
+    assert any("bad date of the map '2024-13-01'" in shown(e.value) for e in at.error)
     at.number_input(key="revert_id").set_value(1).run()
     at.button(key="revert").click().run()
     assert not at.exception
@@ -124,7 +124,7 @@ def _snapshots(**params: str) -> AppTest:
 
 
 def _stamp(at: AppTest) -> str:
-    return next(c.value for c in at.caption if c.value.startswith("Frontline "))
+    return next(shown(c.value) for c in at.caption if shown(c.value).startswith("Frontline "))
 
 
 def test_snapshots_page_offers_the_figure_with_its_citation(kursk: Theatre) -> None:
@@ -192,7 +192,7 @@ def test_snapshots_page_names_a_bad_input(steps: list[Step], message: str) -> No
         widget = getattr(at, kind)(key=key)
         (widget.check() if kind == "checkbox" else widget.set_value(value)).run()
         assert not at.exception
-    errors = [e.value for e in at.error]
+    errors = [shown(e.value) for e in at.error]
     assert len(errors) == 1, errors
     assert message in errors[0]
     assert not at.download_button  # nothing to download from a bad request
@@ -203,7 +203,7 @@ def test_snapshots_page_names_a_bad_input(steps: list[Step], message: str) -> No
 
 def test_snapshots_page_warns_about_an_unknown_claimant_in_its_link() -> None:
     at = _snapshots(date="2024-09-01", claimants="kremlin,isw")
-    assert any("unknown claimant(s) 'kremlin'" in w.value for w in at.warning)
+    assert any("unknown claimant(s) 'kremlin'" in shown(w.value) for w in at.warning)
     assert at.multiselect(key="claimants").value == ["isw"]
     assert "claimants: isw;" in at.code[0].value
     assert not at.error
@@ -233,7 +233,7 @@ def test_snapshots_page_takes_a_pasted_map_page_url() -> None:
     assert at.text_input(key="date").value == "2024-09-01"
     assert at.text_input(key="since").value == "2024-08-10"
     assert at.multiselect(key="claimants").value == ["isw"]
-    assert any("unknown claimant(s) 'nobody'" in w.value for w in at.warning)
+    assert any("unknown claimant(s) 'nobody'" in shown(w.value) for w in at.warning)
     assert _stamp(at).endswith("extent map=51.3,35.0,11")
 
 
@@ -249,7 +249,9 @@ def test_snapshots_page_previews_other_formats_as_png(fmt: str, preview: str) ->
     download = at.download_button(key="download")
     assert download.label == f"Download {fmt.upper()}"
     assert download.proto.url.endswith(f".{fmt}")  # the export itself, not the PNG preview
-    assert any(c.value.startswith(f"frontline-2024-08-25-ua-gs-ru-mod.{fmt}: ") for c in at.caption)
+    assert any(
+        shown(c.value).startswith(f"frontline-2024-08-25-ua-gs-ru-mod.{fmt}: ") for c in at.caption
+    )
 
 
 def test_snapshots_page_makes_a_gif_only_when_asked() -> None:
@@ -257,14 +259,17 @@ def test_snapshots_page_makes_a_gif_only_when_asked() -> None:
     at.selectbox(key="format").set_value("gif").run()
     at.text_input(key="to").set_value("2024-09-08").run()
     assert not at.download_button
-    assert any("3 dates, 2024-08-25 to 2024-09-08" in i.value for i in at.info)
+    assert any("3 dates, 2024-08-25 to 2024-09-08" in shown(i.value) for i in at.info)
     assert at.image[0].captions[0].startswith("preview (PNG) of the GIF")
     at.button(key="make").click().run()
     assert not at.exception
     assert at.download_button(key="download").label == "Download GIF"
     assert at.image[0].captions == ["GIF, 3 dates"]
     caption = "frontline-2024-08-25-to-2024-09-08-ua-gs-ru-mod.gif: "
-    assert any(c.value.startswith(caption) and c.value.endswith("3 dates") for c in at.caption)
+    assert any(
+        shown(c.value).startswith(caption) and shown(c.value).endswith("3 dates")
+        for c in at.caption
+    )
 
 
 def test_map_page_links_to_snapshots_and_back() -> None:

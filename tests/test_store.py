@@ -238,3 +238,17 @@ def test_fingerprint_follows_commits_and_opening_never_writes(tmp_path: Path) ->
     assert again.fingerprint() == after_revert
     assert [r.revision_id for r in again.revisions()] == [1, 2]
     assert state() == before
+
+
+def test_a_store_is_created_by_its_first_commit(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "s.gpkg"
+    store = GeoPackageStore(path)
+    assert (store.revisions(), store.claimants(), len(store.polygons())) == ([], {}, 0)
+    assert store.find("0" * 64, "analyst-1", "{}") == []
+    empty = store.fingerprint()
+    with pytest.raises(StoreError, match="cannot be reverted"):
+        store.revert(1, who="tester")
+    assert not (tmp_path / "new").exists()  # reading and refusing wrote nothing
+    store.commit(_polys(), mode="patch", **PROVENANCE)
+    assert sorted(f.name for f in (tmp_path / "new").iterdir()) == ["s.gpkg"]
+    assert store.fingerprint() != empty

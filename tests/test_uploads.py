@@ -6,13 +6,17 @@ import datetime as dt
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
-from pipeline import settings
+from pipeline import ingest, settings
 from pipeline.build import Theatre
 from pipeline.claims import Claimant
+from pipeline.ingest import stored_theatre
 from pipeline.store import GeoPackageStore
+from pipeline.timeline import side_areas
 from pipeline.uploads import apply_uploads, refine_cells
 
 MINE = Claimant("my-team", "My team", "test", "independent", "CC0")
@@ -23,7 +27,7 @@ def _square(lon: float, lat: float, half: float) -> shapely.Polygon:
     return shapely.box(lon - half, lat - half, lon + half, lat + half)
 
 
-def _frame(*items: tuple[shapely.Polygon, str]) -> gpd.GeoDataFrame:
+def _frame(*items: tuple[shapely.Geometry, str]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
         {"side": [s for _, s in items]}, geometry=[g for g, _ in items], crs=settings.GEO_CRS
     )
@@ -126,3 +130,87 @@ def test_a_revert_takes_the_upload_off_the_map(kursk: Theatre, store: GeoPackage
     assert _held(t, "my-team", D1) == 0  # the first snapshot is gone
     assert _held(t, "my-team", D2) == pytest.approx(_km2(_square(35.27, 51.19, 0.03)), rel=0.01)
     assert [r.mode for r in store.revisions()] == ["snapshot", "snapshot", "revert"]
+
+
+def _grid_of_squares(gap_m: float, n: int = 20, size_m: float = 200.0) -> gpd.GeoDataFrame:
+    """``n`` x ``n`` squares of ``size_m`` around Sudzha, ``gap_m`` apart (EPSG:4326)."""
+    step = size_m + gap_m
+    i, j = (a.ravel() for a in np.meshgrid(np.arange(n), np.arange(n)))
+    # Around Sudzha (LAEA origin 35 E 51 N), across the edges of several cells.
+    x, y = 18_000.0 + i * step, 19_000.0 + j * step
+    squares = gpd.GeoSeries(shapely.box(x, y, x + size_m, y + size_m), crs=settings.EQUAL_AREA_CRS)
+    return gpd.GeoDataFrame({"side": ["UA"] * len(x)}, geometry=squares.to_crs(settings.GEO_CRS))
+
+
+@pytest.mark.parametrize("gap_m", [0.0, 150.0], ids=["touching", "apart"])
+def test_many_small_squares_hold_the_ground_of_their_union(
+    kursk: Theatre, tmp_path: Path, gap_m: float
+) -> None:
+    squares = _grid_of_squares(gap_m)
+    half = squares.iloc[: len(squares) // 2].assign(side="RU")
+    union = shapely.coverage_union_all(squares.geometry.to_numpy())
+    half_union = shapely.coverage_union_all(half.geometry.to_numpy())
+    many, one = GeoPackageStore(tmp_path / "many.gpkg"), GeoPackageStore(tmp_path / "one.gpkg")
+    _commit(many, D1, squares)
+    _commit(many, D2, half, mode="patch")
+    _commit(one, D1, _frame((union, "UA")))
+    _commit(one, D2, _frame((half_union, "RU")), mode="patch")
+    by_squares, by_union = _applied(kursk, many), _applied(kursk, one)
+    assert shapely.coverage_is_valid(by_squares.cells.geometry.to_numpy())
+    # One unit per cell and layer, however many squares: not one per square.
+    assert len(by_squares.cells) == len(by_union.cells) < len(kursk.cells) + 100
+    assert _held(by_squares, "my-team", D1) == pytest.approx(_km2(union), rel=1e-3)
+    for view in ("my-team", "consolidated:my-team+isw"):
+        for day in (D1 - dt.timedelta(days=1), D1, D2, D3):
+            for side in settings.SIDES:
+                expected = _held(by_union, view, day, side)
+                assert _held(by_squares, view, day, side) == pytest.approx(expected, abs=1e-3)
+            a = side_areas(by_squares.table(view), by_squares.cells, day)
+            b = side_areas(by_union.table(view), by_union.cells, day)
+            assert a == pytest.approx(b, abs=1e-3)
+
+
+def test_the_same_map_uploaded_again_holds_its_ground_on_both_dates(
+    kursk: Theatre, store: GeoPackageStore
+) -> None:
+    squares = _grid_of_squares(150.0, n=6)
+    big = _square(35.5, 51.3, 0.02)
+    _commit(store, D1, pd.concat([squares, _frame((big, "UA"))], ignore_index=True))
+    _commit(store, D2, squares)
+    t = _applied(kursk, store)
+    area = sum(_km2(g) for g in squares.geometry)
+    assert _held(t, "my-team", D1) == pytest.approx(area + _km2(big), rel=1e-3)
+    assert _held(t, "my-team", D2) == pytest.approx(area, rel=1e-3)  # big is gone
+    # Each square is one piece held by both revisions, not one piece per upload.
+    assert len(t.cells) < len(kursk.cells) + 10
+
+
+def test_stored_uploads_are_cached_until_the_store_changes(
+    kursk: Theatre, store: GeoPackageStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    _commit(store, D1, _frame((_square(35.27, 51.19, 0.03), "UA")))
+    first = stored_theatre(kursk, store, cache_dir=cache)
+    assert len(list((cache / "uploads").glob("*.json"))) == 1
+
+    def refuse(*_: object) -> Theatre:
+        raise AssertionError("the uploads were applied again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ingest, "apply_uploads", refuse)
+        again = stored_theatre(kursk, store, cache_dir=cache)
+    assert again.fingerprint == first.fingerprint
+    assert again.claimants == first.claimants
+    assert again.private == first.private
+    geoms = again.cells.geometry.to_numpy(), first.cells.geometry.to_numpy()
+    assert shapely.equals_exact(*geoms).all()
+    pd.testing.assert_frame_equal(again.events, first.events)
+    assert _held(again, "my-team", D1) == _held(first, "my-team", D1)
+    # A commit changes the store's fingerprint: the new state is derived, not read back.
+    _commit(store, D2, _frame((_square(35.27, 51.19, 0.01), "UA")))
+    after = stored_theatre(kursk, store, cache_dir=cache)
+    assert after.fingerprint != first.fingerprint
+    assert _held(after, "my-team", D2) == pytest.approx(_km2(_square(35.27, 51.19, 0.01)), rel=0.01)
+    uncached = stored_theatre(kursk, store, cache_dir=None)
+    assert uncached.fingerprint == after.fingerprint
+    pd.testing.assert_frame_equal(uncached.events, after.events)

@@ -1,0 +1,640 @@
+"""Leaflet elements whose output is never rendered twice, so data can never become code.
+
+**The hole this closes.** A folium element renders its Jinja macros (``header``, ``html``,
+``script``) once, and branca's ``MacroElement.render`` wraps each result in
+``branca.element.Element(text)``, whose constructor compiles ``text`` as a *new Jinja
+template*; rendering the figure (``Figure.render``, or ``header.render()`` and
+``html.render()`` as streamlit-folium calls them) then evaluates it. Any ``{{ ... }}`` or
+``{% ... %}`` that data put into the first pass's output is therefore compiled and run on
+the server (``{{ cycler.__init__.__globals__.os.popen(...) }}``), and a stray ``{{at:25.03}}``
+raises ``TemplateSyntaxError``.
+
+**The rule here.** Every element of the app's maps derives from :class:`SafeElement` (or
+:class:`SafeGroup`), whose ``render`` hands its macros' output to the figure as a
+:class:`Literal` — text that is emitted as it is and never compiled — so there is no second
+pass for any data, whatever the text. Data enter a template only through the ``js`` filter
+(:func:`pipeline.safetext.js_json`), which also escapes the braces, so the output is inert
+even where someone else renders it again. Tooltips and popups are built in the browser
+from text nodes (``textContent``): text is never parsed as HTML. The map's root
+(:class:`OfflineMap`) and every :class:`SafeGroup` check their element tree before they
+render and refuse any element outside :data:`ALLOWED` — folium's own ``GeoJson``,
+``Tooltip``, ``Popup`` or ``Marker`` (which do render data twice) cannot be added by later
+code without a test failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import branca.element
+import folium
+import folium.elements
+import folium.map
+import jinja2
+
+from pipeline.assets import STATIC_SUBDIR
+from pipeline.safetext import js_json
+
+STATIC_URL = "/app/static"
+"""Where Streamlit serves the app's ``static/`` folder."""
+
+_ENV = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined)  # noqa: S701
+_ENV.filters["js"] = js_json  # the one way data enter a template: see pipeline.safetext
+
+
+def template(source: str) -> jinja2.Template:
+    """Compile one of this module's own (constant) element templates.
+
+    Parameters
+    ----------
+    source : str
+        Jinja source written in this code, never built from data; data are passed as
+        attributes of ``this`` and written with the ``js`` filter.
+
+    Returns
+    -------
+    jinja2.Template
+        The template (strict about undefined names).
+    """
+    return _ENV.from_string(source)
+
+
+class UnsafeElementError(TypeError):
+    """An element that would render data through a template twice was put on a map."""
+
+
+class Literal(branca.element.Element):
+    """Text already rendered, emitted as it is: never compiled as a template.
+
+    Parameters
+    ----------
+    text : str
+        HTML or JavaScript to emit.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._name = "Literal"
+        self.text = text
+
+    def render(self, **kwargs: Any) -> str:
+        """The text, unchanged.
+
+        Parameters
+        ----------
+        **kwargs : Any
+            Ignored (branca passes its render options).
+
+        Returns
+        -------
+        str
+            The text.
+        """
+        return self.text
+
+
+def _render_literally(element: folium.MacroElement, kwargs: dict[str, Any]) -> None:
+    """What ``MacroElement.render`` does, with the macros' output kept literal."""
+    figure = element.get_root()
+    if not isinstance(figure, branca.element.Figure):
+        msg = f"{type(element).__name__} can only be rendered inside a Figure"
+        raise TypeError(msg)
+    module = element._template.module
+    for part in ("header", "html", "script"):
+        macro = getattr(module, part, None)
+        if macro is not None:
+            getattr(figure, part).add_child(
+                Literal(str(macro(element, kwargs))), name=element.get_name()
+            )
+    for child in element._children.values():
+        child.render(**kwargs)
+
+
+class SafeElement(folium.MacroElement):
+    """Base of the map's elements: macros rendered once, output emitted literally."""
+
+    def render(self, **kwargs: Any) -> str:
+        """Add this element's header, HTML and script to its figure, literally.
+
+        Parameters
+        ----------
+        **kwargs : Any
+            Passed to the children's render.
+
+        Returns
+        -------
+        str
+            Empty: the output goes to the figure.
+        """
+        _render_literally(self, kwargs)
+        return ""
+
+
+class SafeGroup(folium.FeatureGroup):
+    """A feature group of safe elements, checked and rendered literally.
+
+    Streamlit-folium renders a group it adds to the map on its own, so the group checks
+    its tree itself rather than relying on the map's check.
+
+    Parameters
+    ----------
+    name : str
+        The layer's name (a constant of the code, not data).
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name=name)
+
+    def render(self, **kwargs: Any) -> str:
+        """Check the group's tree, then render it literally.
+
+        Parameters
+        ----------
+        **kwargs : Any
+            Passed to the children's render.
+
+        Returns
+        -------
+        str
+            Empty: the output goes to the figure.
+
+        Raises
+        ------
+        UnsafeElementError
+            When an element outside :data:`ALLOWED` is in the group.
+        """
+        if self.show and self._parent is not None:  # what folium's Layer.render adds
+            self.add_child(
+                folium.elements.ElementAddToElement(
+                    element_name=self.get_name(), element_parent_name=self._parent.get_name()
+                ),
+                name=self.get_name() + "_add",
+            )
+        check_tree(self)
+        _render_literally(self, kwargs)
+        return ""
+
+
+ALLOWED: tuple[type[branca.element.Element], ...] = (
+    SafeElement,
+    SafeGroup,
+    Literal,
+    folium.TileLayer,  # its URL and attribution are constants of the code
+    folium.FeatureGroup,  # renders only its id and options; its children are checked
+    folium.map.FitBounds,  # numbers
+    folium.elements.ElementAddToElement,  # "a.addTo(b)" of two generated variable names
+)
+"""Element types a map may hold: ours, and folium's that carry no data text."""
+
+
+def check_tree(root: branca.element.Element) -> None:
+    """Refuse any element under ``root`` that is not of an :data:`ALLOWED` type.
+
+    Parameters
+    ----------
+    root : branca.element.Element
+        A map or group.
+
+    Raises
+    ------
+    UnsafeElementError
+        Naming the first element type that could render data twice.
+    """
+    stack = list(root._children.values())
+    while stack:
+        element = stack.pop()
+        if not isinstance(element, ALLOWED):
+            msg = (
+                f"{type(element).__module__}.{type(element).__name__} is not allowed on a "
+                "Frontline map: folium renders its output as a template a second time, so "
+                "text in it could run on the server; use pipeline._leaflet elements"
+            )
+            raise UnsafeElementError(msg)
+        stack.extend(element._children.values())
+
+
+class DataLayer(SafeElement):
+    """GeoJSON features drawn with their own style and a plain-text tooltip.
+
+    Parameters
+    ----------
+    features : list of dict
+        GeoJSON features whose properties hold ``style`` (a Leaflet path style) and
+        ``label`` (text shown as text in the tooltip, never parsed as HTML).
+    """
+
+    _template = template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var data = {{ this.data|js }};
+            L.geoJSON(data, {
+                style: function (f) { return f.properties.style; },
+                onEachFeature: function (f, layer) {
+                    if (!f.properties.label) { return; }
+                    var tip = document.createElement("span");
+                    tip.className = "frontline-label";
+                    tip.textContent = f.properties.label;
+                    layer.bindTooltip(tip, {sticky: true});
+                }
+            }).addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, features: list[dict[str, Any]]) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "DataLayer"
+        self.data = {"type": "FeatureCollection", "features": features}
+
+
+class TextBox(SafeElement):
+    """A fixed box of text lines over the map (the offline export's header).
+
+    The lines are data: they are written into the page with ``textContent``.
+
+    Parameters
+    ----------
+    lines : sequence of (str, str)
+        ``(style, text)`` pairs; style is one of :data:`TEXT_STYLES`.
+    """
+
+    _template = template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var lines = {{ this.lines|js }};
+            var styles = {{ this.styles|js }};
+            var box = document.createElement("div");
+            box.className = "frontline-header";
+            box.style.cssText = "position:fixed;z-index:1000;top:8px;left:54px;right:8px;"
+                + "max-width:720px;background:rgba(255,255,255,.93);padding:6px 10px;"
+                + "font:13px/1.35 sans-serif;border:1px solid #999";
+            lines.forEach(function (line) {
+                var row = document.createElement("div");
+                row.style.cssText = styles[line[0]];
+                row.textContent = line[1];
+                box.appendChild(row);
+            });
+            document.body.appendChild(box);
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, lines: Sequence[tuple[str, str]]) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "TextBox"
+        for style, _ in lines:
+            if style not in TEXT_STYLES:
+                msg = f"unknown text style {style!r}: use one of {', '.join(TEXT_STYLES)}"
+                raise ValueError(msg)
+        self.lines = [[style, text] for style, text in lines]
+        self.styles = TEXT_STYLES
+
+
+TEXT_STYLES: dict[str, str] = {
+    "title": "font-weight:bold",
+    "plain": "",
+    "mono": "font-family:monospace",
+    "italic": "font-style:italic",
+}
+"""Styles a :class:`TextBox` line may have (CSS fixed in the code)."""
+
+
+class OfflineMap(folium.Map):
+    """A folium map that loads only Leaflet, from the app's own static folder.
+
+    Folium's default assets (Leaflet, jQuery, Bootstrap, Font Awesome, awesome-markers)
+    come from public CDNs; the layers drawn here need Leaflet alone.
+    """
+
+    # folium declares these as mutable class-level lists; the override keeps its shape.
+    default_js = [("leaflet", f"{STATIC_URL}/{STATIC_SUBDIR}/leaflet.js")]  # noqa: RUF012
+    default_css = [("leaflet_css", f"{STATIC_URL}/{STATIC_SUBDIR}/leaflet.css")]  # noqa: RUF012
+
+    def render(self, **kwargs: Any) -> str:
+        """Check the map's element tree, then render it as folium does.
+
+        Parameters
+        ----------
+        **kwargs : Any
+            Passed to folium's render.
+
+        Returns
+        -------
+        str
+            Empty: the output goes to the figure.
+
+        Raises
+        ------
+        UnsafeElementError
+            When an element outside :data:`ALLOWED` is on the map.
+        """
+        check_tree(self)
+        super().render(**kwargs)  # type: ignore[no-untyped-call]
+        return ""
+
+
+class TheatreLayers(SafeElement):
+    """Regions, border and settlements, fetched from static files (or inlined).
+
+    Tooltips are built from text nodes, so no property can inject HTML.
+
+    Parameters
+    ----------
+    source : str or dict
+        URL of the folder :func:`pipeline.webmap.write_static_layers` wrote, or the dict of
+        :func:`pipeline.webmap.theatre_layers` to inline (standalone HTML, tests).
+    """
+
+    _template = template(
+        r"""
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var source = {{ this.source|js }};
+            function load(name) {
+                if (typeof source === "string") {
+                    return fetch(source + "/" + name + ".json").then(function (r) {
+                        return r.json();
+                    });
+                }
+                return Promise.resolve(source[name]);
+            }
+            function evidence(p) {
+                // The claims behind a settlement, built from text nodes: data, never HTML.
+                var box = document.createElement("div");
+                box.style.maxHeight = "260px";
+                box.style.overflowY = "auto";
+                var head = document.createElement("b");
+                head.textContent = p.name + " — " + p.claims.length + " claim(s)";
+                box.appendChild(head);
+                p.claims.forEach(function (c) {
+                    var item = document.createElement("div");
+                    item.style.marginTop = "6px";
+                    item.textContent = c.date + " " + c.claimant + " (" + c.kind + "): "
+                        + c.side + ". " + (c.quote ? "“" + c.quote + "” " : "")
+                        + c.paraphrase + " [" + c.confidence + "] ";
+                    if (/^https?:\/\//.test(c.url)) {
+                        var a = document.createElement("a");
+                        a.href = c.url;
+                        a.target = "_blank";
+                        a.rel = "noopener noreferrer";
+                        a.textContent = c.publisher;
+                        item.appendChild(a);
+                    } else {
+                        item.appendChild(document.createTextNode(c.publisher));
+                    }
+                    box.appendChild(item);
+                });
+                return box;
+            }
+            function tip(text) {
+                var el = document.createElement("span");
+                el.textContent = text;
+                return el;
+            }
+            load("regions").then(function (d) {
+                L.geoJSON(d, {interactive: false,
+                    style: {fill: false, color: "#444444", weight: 1}}).addTo(map);
+            });
+            load("border").then(function (d) {
+                L.geoJSON(d, {interactive: false,
+                    style: {color: "#e08000", weight: 2.5}}).addTo(map);
+            });
+            load("settlements").then(function (d) {
+                var group = L.featureGroup().addTo(map);
+                d.features.forEach(function (f) {
+                    var p = f.properties, c = f.geometry.coordinates;
+                    var text = p.name + " [" + p.place_id + "] — source: " + p.source;
+                    if (!p.verified) {
+                        text += " — UNVERIFIED position, ± "
+                            + (p.precision_m / 1000) + " km";
+                        L.circle([c[1], c[0]], {radius: p.precision_m, color: "#555555",
+                            weight: 1, dashArray: "3 5", fill: false,
+                            interactive: false}).addTo(group);
+                    }
+                    var marker = L.circleMarker([c[1], c[0]], {radius: p.claimed ? 4 : 2,
+                        color: "#222222", weight: 1, fill: true,
+                        fillOpacity: p.verified ? 0.9 : 0, dashArray: p.verified ? null : "2 2",
+                        className: "frontline-settlement"})
+                        .bindTooltip(tip(text)).addTo(group);
+                    if (p.claims && p.claims.length) { marker.bindPopup(evidence(p)); }
+                });
+            });
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, source: str | dict[str, Any]) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "TheatreLayers"
+        self.source = source
+
+
+class HatchPattern(SafeElement):
+    """Defines the SVG hatch (``url(#frontline-hatch)``) that disagreement ground is filled with.
+
+    Parameters
+    ----------
+    colour : str
+        The hatch's stroke colour.
+    """
+
+    _template = template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var ns = "http://www.w3.org/2000/svg";
+            function ensure() {
+                map.getPane("overlayPane").querySelectorAll("svg").forEach(function (svg) {
+                    if (svg.querySelector("#frontline-hatch")) { return; }
+                    var defs = document.createElementNS(ns, "defs");
+                    var pattern = document.createElementNS(ns, "pattern");
+                    pattern.setAttribute("id", "frontline-hatch");
+                    pattern.setAttribute("width", "8");
+                    pattern.setAttribute("height", "8");
+                    pattern.setAttribute("patternUnits", "userSpaceOnUse");
+                    pattern.setAttribute("patternTransform", "rotate(45)");
+                    var line = document.createElementNS(ns, "line");
+                    line.setAttribute("x1", "0");
+                    line.setAttribute("y1", "0");
+                    line.setAttribute("x2", "0");
+                    line.setAttribute("y2", "8");
+                    line.setAttribute("stroke", {{ this.colour|js }});
+                    line.setAttribute("stroke-width", "3");
+                    pattern.appendChild(line);
+                    defs.appendChild(pattern);
+                    svg.insertBefore(defs, svg.firstChild);
+                });
+            }
+            map.on("layeradd", ensure);
+            ensure();
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, colour: str) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "HatchPattern"
+        self.colour = colour
+
+
+class ViewInUrl(SafeElement):
+    """Keeps the map's centre and zoom in the page URL (``map=lat,lon,zoom``), client-side.
+
+    Panning and zooming never rerun the app; they only rewrite the page's address, so a
+    copied URL reopens the same view. A bad ``map`` value is ignored by the browser.
+    """
+
+    _template = template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            function address() {
+                try { return new URL(window.parent.location.href); } catch (e) { return null; }
+            }
+            var start = address();
+            var asked = start && start.searchParams.get("map");
+            if (asked) {
+                var p = asked.split(",").map(Number);
+                if (p.length === 3 && p.every(isFinite) && Math.abs(p[0]) <= 90
+                        && Math.abs(p[1]) <= 180 && p[2] >= 3 && p[2] <= 18) {
+                    map.setView([p[0], p[1]], Math.round(p[2]));
+                }
+            }
+            map.on("moveend", function () {
+                var u = address();
+                if (!u) { return; }
+                var c = map.getCenter();
+                u.searchParams.set("map", c.lat.toFixed(4) + "," + c.lng.toFixed(4) + ","
+                    + map.getZoom());
+                window.parent.history.replaceState(window.parent.history.state, "", u.toString());
+            });
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "ViewInUrl"
+
+
+class Playback(SafeElement):
+    """A play button that animates a view's timeline in the browser, with no server trip.
+
+    Parameters
+    ----------
+    data : str or dict
+        URL of a :func:`pipeline.webmap.playback_data` JSON file (fetched on the first
+        press), or the dict itself.
+    view : str
+        The view it animates (shown before the first press).
+    colours : sequence of str
+        Fill colour of each side code (``0`` UA, ``1`` RU, ``2`` contested).
+    frame_ms : int, default 350
+        Milliseconds per change date.
+    """
+
+    _template = template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var source = {{ this.data|js }};
+            var colours = {{ this.colours|js }};
+            var data = null, layer = null, cells = {};
+            function ready() {
+                if (data) { return Promise.resolve(); }
+                var got = typeof source === "string"
+                    ? fetch(source).then(function (r) { return r.json(); })
+                    : Promise.resolve(source);
+                return got.then(function (d) {
+                    data = d;
+                    layer = L.geoJSON(data.cells, {
+                        interactive: false,
+                        style: function () { return {weight: 0, fillOpacity: 0}; },
+                        onEachFeature: function (f, l) { cells[f.properties.i] = l; }
+                    });
+                });
+            }
+            var timer = null, frame = 0, hidden = [];
+            var box = L.DomUtil.create("div", "leaflet-bar frontline-playback");
+            box.style.background = "white";
+            box.style.padding = "4px 8px";
+            box.style.font = "13px sans-serif";
+            var button = L.DomUtil.create("a", "", box);
+            button.href = "#";
+            button.setAttribute("role", "button");
+            button.setAttribute("aria-label", "play the timeline");
+            button.textContent = "▶ play";
+            button.style.width = "auto";
+            button.style.padding = "0 6px";
+            var label = L.DomUtil.create("span", "frontline-playback-date", box);
+            label.textContent = " " + {{ this.view|js }};
+            L.DomEvent.disableClickPropagation(box);
+            function show(k) {
+                var codes = data.frames[k];
+                for (var i = 0; i < codes.length; i++) {
+                    var code = codes.charCodeAt(i) - 48;
+                    var held = code !== data.base.charCodeAt(i) - 48;
+                    cells[i].setStyle({
+                        fillColor: colours[code], fillOpacity: held ? 0.55 : 0, weight: 0
+                    });
+                }
+                label.textContent = " " + data.view + " " + data.dates[k];
+            }
+            function stop() {
+                clearInterval(timer);
+                timer = null;
+                map.removeLayer(layer);
+                hidden.forEach(function (g) { map.addLayer(g); });
+                hidden = [];
+                button.textContent = "▶ play";
+            }
+            L.DomEvent.on(button, "click", function (e) {
+                L.DomEvent.preventDefault(e);
+                if (timer) { stop(); return; }
+                ready().then(start);
+            });
+            function start() {
+                hidden = (window.feature_group || []).filter(function (g) {
+                    return map.hasLayer(g);
+                });
+                hidden.forEach(function (g) { map.removeLayer(g); });
+                layer.addTo(map);
+                frame = 0;
+                show(frame);
+                button.textContent = "❚❚ pause";
+                timer = setInterval(function () {
+                    frame += 1;
+                    if (frame >= data.frames.length) { clearInterval(timer); timer = null;
+                        button.textContent = "▶ play"; return; }
+                    show(frame);
+                }, {{ this.frame_ms }});
+            }
+            var control = L.control({position: "bottomleft"});
+            control.onAdd = function () { return box; };
+            control.addTo(map);
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self, data: str | dict[str, Any], view: str, colours: Sequence[str], frame_ms: int = 350
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "Playback"
+        self.data = data
+        self.view = view
+        self.frame_ms = int(frame_ms)
+        self.colours = list(colours)
