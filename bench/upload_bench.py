@@ -2,8 +2,9 @@
 
 50,000 squares of 200 m on a grid inside the Kursk theatre (a GeoJSON within every cap)
 are ingested with the CLI, then ``area`` runs on that store and on an empty one, each a
-fresh process as an analyst would run it. The first ``area`` after the ingest splits the
-cells by the uploads and caches them; later ones read the cache. The naive baseline, run
+fresh process as an analyst would run it. The ingest's preview caches the cells it split,
+so even the first ``area`` reads them back; the cost without any cache (read the store,
+split the cells) is measured in process. The naive baseline, run
 on a sample of the squares in the same run, is how uploads were applied before: every
 polygon's edges noded together with the cells' on the grid and polygonised, each cell cut
 by every face with an overlay, and each face a unit of its own.
@@ -27,6 +28,8 @@ import shapely
 from pipeline import settings
 from pipeline.build import Theatre, load_theatre
 from pipeline.claims import Claimant
+from pipeline.ingest import stored_theatre
+from pipeline.store import GeoPackageStore
 from pipeline.territory import GRID_M
 from pipeline.uploads import apply_uploads
 
@@ -196,25 +199,26 @@ def bench_uploads(n: int = 50_000, naive: int = 5_000, runs: int = 3) -> None:
         t_empty = statistics.median(_area(empty, "ua-gs") for _ in range(runs))
         t_loaded = statistics.median(_area(loaded, MINE.claimant_id) for _ in range(runs))
         t_other = statistics.median(_area(loaded, "ua-gs") for _ in range(runs))
+        start = time.perf_counter()
+        applied = stored_theatre(theatre, GeoPackageStore(loaded), cache_dir=None)
+        t_cold = time.perf_counter() - start
     ratio = t_loaded / t_empty
     print(f"area, empty store: {t_empty:.2f} s (median of {runs})")
     print(
-        f"area, store with the upload: first {t_first:.2f} s (splits the cells, caches "
-        f"them), then {t_loaded:.2f} s for my-team, {t_other:.2f} s for ua-gs "
+        f"area, store with the upload: first {t_first:.2f} s (the cells the ingest split "
+        f"are read back), then {t_loaded:.2f} s for my-team, {t_other:.2f} s for ua-gs "
         f"(median of {runs})"
     )
     print(
         f"ratio loaded / empty: {ratio:.2f}x, first run {t_first / t_empty:.2f}x "
-        f"(target <= 2x: {'met' if ratio <= 2 else 'NOT met'})"
+        f"(target <= 2x: {'met' if max(ratio, t_first / t_empty) <= 2 else 'NOT met'})"
+    )
+    print(
+        f"the store's uploads without any cache (read {n:,} polygons, split the cells): "
+        f"{t_cold:.2f} s, {len(applied.cells):,} pieces; an area would take about "
+        f"{(t_empty + t_cold) / t_empty:.2f}x an empty store's"
     )
     stored = _stored(frame)
-    start = time.perf_counter()
-    applied = apply_uploads(theatre, stored, {MINE.claimant_id: MINE})
-    t_apply = time.perf_counter() - start
-    print(
-        f"apply {n:,} squares to the theatre (no cache): {t_apply:.2f} s, "
-        f"{len(applied.cells):,} pieces"
-    )
     if naive:
         sample = stored.iloc[:naive]
         start = time.perf_counter()

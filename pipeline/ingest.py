@@ -16,6 +16,7 @@ keep matching predictable and cannot be made to run for ever, as a regular expre
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -579,7 +580,7 @@ def _km2_all(geoms: NDArray[np.object_]) -> NDArray[np.float64]:
 
 
 UPLOADS_KEPT = 4
-"""How many store states' derived cells and events stay cached (the latest used)."""
+"""How many sets of uploads' derived cells and events stay cached (the latest used)."""
 
 
 def stored_theatre(
@@ -588,11 +589,14 @@ def stored_theatre(
     """The theatre with every live upload of a store applied.
 
     The cells and events derived from the uploads are cached under ``cache_dir/uploads``,
-    keyed by the base theatre's fingerprint (its inputs and the package version), the
-    store's (which changes with every commit and revert) and
-    :data:`pipeline.uploads.DERIVED_VERSION`; so a command on a store that has not
-    changed since reads them back instead of splitting the cells again. A cache that
-    cannot be read or written is only slower.
+    keyed by what they are derived from: the base theatre's fingerprint (its inputs and
+    the package version), :data:`pipeline.uploads.DERIVED_VERSION`, the claimants, and
+    every live polygon's revision, claimant, date, side, mode and coordinates. So a
+    command on a store that has not changed, or whose new state :func:`preview` has
+    already derived, reads them back instead of splitting the cells again. The store's
+    fingerprint (which changes with every commit and revert) is remembered beside them,
+    so an unchanged store is recognised without reading its polygons. A cache that cannot
+    be read or written is only slower.
 
     Parameters
     ----------
@@ -611,58 +615,137 @@ def stored_theatre(
     """
     state = store.fingerprint()
     claimants = store.claimants()
-    key = hashlib.sha256(f"{base.fingerprint} {state} {DERIVED_VERSION}".encode()).hexdigest()
     folder = None if cache_dir is None else cache_dir / "uploads"
-    cached = None if folder is None else _read_uploads(folder, key[:16], base)
+    alias = _digest(base.fingerprint, str(DERIVED_VERSION), state)
+    if folder is not None:
+        cached = _read_uploads(folder, _read_alias(folder, alias), base)
+        if cached is not None:
+            return theatre_with_uploads(base, claimants, *cached)
+    polygons = store.polygons()
+    key = _content_key(base, polygons, claimants)
+    cached = None if folder is None else _read_uploads(folder, key, base)
     if cached is not None:
-        fingerprint, cells, events = cached
-        return theatre_with_uploads(base, claimants, fingerprint, cells, events)
-    theatre = apply_uploads(base, store.polygons(), claimants)
-    # Cached only when no commit came in while the polygons were read.
+        theatre = theatre_with_uploads(base, claimants, *cached)
+    else:
+        theatre = apply_uploads(base, polygons, claimants)
+        if folder is not None and theatre.cells is not base.cells:
+            _write_uploads(folder, key, theatre)
+    # Remembered only when no commit came in while the polygons were read.
     if folder is not None and theatre.cells is not base.cells and store.fingerprint() == state:
-        _write_uploads(folder, key[:16], theatre)
+        _write_alias(folder, alias, key)
     return theatre
+
+
+def _digest(*parts: str | bytes) -> str:
+    """24 hex digits of the SHA-256 of the parts, each ended by a NUL byte."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode() if isinstance(part, str) else part)
+        digest.update(b"\0")
+    return digest.hexdigest()[:24]
+
+
+def _content_key(base: Theatre, polygons: gpd.GeoDataFrame, claimants: dict[str, Claimant]) -> str:
+    """A digest of everything :func:`pipeline.uploads.apply_uploads` derives from."""
+    columns = ["claimant", "date", "side", "mode"]
+    attributes = (
+        polygons[columns].astype(str).assign(revision_id=polygons["revision_id"].astype(np.int64))
+    )
+    rows = pd.util.hash_pandas_object(attributes, index=False)
+    parts, part_of = shapely.get_parts(polygons.geometry.to_numpy(), return_index=True)
+    rings, ring_of = shapely.get_rings(parts, return_index=True)
+    return _digest(
+        base.fingerprint,
+        str(DERIVED_VERSION),
+        " ".join(sorted(claimants)),
+        rows.to_numpy().tobytes(),
+        np.bincount(part_of, minlength=len(polygons)).tobytes(),
+        np.bincount(ring_of, minlength=len(parts)).tobytes(),
+        shapely.get_num_coordinates(rings).tobytes(),
+        np.ascontiguousarray(shapely.get_coordinates(rings)).tobytes(),
+    )
+
+
+def _read_alias(folder: Path, alias: str) -> str:
+    """The content key remembered for a store state ('' when none is)."""
+    try:
+        return str(json.loads((folder / f"{alias}.state.json").read_text("utf-8"))["uploads"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+
+
+def _write_alias(folder: Path, alias: str, key: str) -> None:
+    """Remember the content key of a store state; keep the latest few states."""
+    text = json.dumps({"uploads": key})
+    try:
+        atomic_write(folder / f"{alias}.state.json", lambda p: p.write_text(text, "utf-8"))
+        states = sorted(folder.glob("*.state.json"), key=_mtime, reverse=True)
+        for old in states[4 * UPLOADS_KEPT :]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        return  # a cache that cannot be written is only slower
+
+
+def _mtime(path: Path) -> float:
+    """When a file was last written or used (0 when it is gone)."""
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _read_uploads(
     folder: Path, key: str, base: Theatre
 ) -> tuple[str, gpd.GeoDataFrame, pd.DataFrame] | None:
-    """Cached fingerprint, cells and events of a store state, or None."""
-    meta = folder / f"{key}.json"
+    """Cached fingerprint, cells and events of a set of uploads, or None."""
+    if not key:
+        return None
+    meta = folder / f"{key}.meta.json"
     try:
         fingerprint = str(json.loads(meta.read_text(encoding="utf-8"))["fingerprint"])
         cells = gpd.read_parquet(folder / f"{key}.cells.parquet")
         events = pd.read_parquet(folder / f"{key}.events.parquet")
-        os.utime(meta)  # the latest used is kept longest
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    with contextlib.suppress(OSError):  # a read-only cache is still read
+        os.utime(meta)  # the latest used is kept longest
     if list(events.columns) != list(base.events.columns) or cells.crs != base.cells.crs:
         return None
     return fingerprint, cells, events
 
 
 def _write_uploads(folder: Path, key: str, theatre: Theatre) -> None:
-    """Cache a store state's derived cells and events; keep the latest few states."""
-    parts = (f"{key}.cells.parquet", f"{key}.events.parquet", f"{key}.json")
+    """Cache a set of uploads' derived cells and events; keep the latest few sets."""
+    meta = json.dumps({"fingerprint": theatre.fingerprint})
     try:
-        atomic_write(folder / parts[0], lambda p: theatre.cells.to_parquet(p, index=False))
-        atomic_write(folder / parts[1], lambda p: theatre.events.to_parquet(p, index=False))
-        meta = json.dumps({"fingerprint": theatre.fingerprint})
-        atomic_write(folder / parts[2], lambda p: p.write_text(meta, encoding="utf-8"))
-        # The metadata goes last: a state is cached once its metadata exists.
-        states = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in states[UPLOADS_KEPT:]:
-            stale = old.name.removesuffix(".json")
-            for suffix in (".json", ".cells.parquet", ".events.parquet"):
+        atomic_write(
+            folder / f"{key}.cells.parquet", lambda p: theatre.cells.to_parquet(p, index=False)
+        )
+        atomic_write(
+            folder / f"{key}.events.parquet", lambda p: theatre.events.to_parquet(p, index=False)
+        )
+        # The metadata goes last: a set is cached once its metadata exists.
+        atomic_write(folder / f"{key}.meta.json", lambda p: p.write_text(meta, "utf-8"))
+        sets = sorted(folder.glob("*.meta.json"), key=_mtime, reverse=True)
+        for old in sets[UPLOADS_KEPT:]:
+            stale = old.name.removesuffix(".meta.json")
+            for suffix in (".meta.json", ".cells.parquet", ".events.parquet"):
                 (folder / f"{stale}{suffix}").unlink(missing_ok=True)
     except OSError:
         return  # a cache that cannot be written is only slower
 
 
 def preview(
-    base: Theatre, store: GeoPackageStore, draft: Draft, before: Theatre | None = None
+    base: Theatre,
+    store: GeoPackageStore,
+    draft: Draft,
+    before: Theatre | None = None,
+    cache_dir: Path | None = settings.CACHE_DIR,
 ) -> Theatre:
     """Apply a draft over the stored uploads and fill its report's diff.
+
+    The theatre after the commit is cached as :func:`stored_theatre` caches it, so the
+    first command after the commit reads it back instead of splitting the cells again.
 
     Parameters
     ----------
@@ -675,6 +758,8 @@ def preview(
     before : Theatre, optional
         The theatre with the store's uploads, when the caller has it already
         (:func:`stored_theatre`); computed otherwise.
+    cache_dir : pathlib.Path or None, optional
+        As for :func:`stored_theatre`.
 
     Returns
     -------
@@ -699,6 +784,9 @@ def preview(
         crs=settings.GEO_CRS,
     )
     after = apply_uploads(base, combined, {**registered, **extra})
+    if cache_dir is not None:
+        key = _content_key(base, combined, {**registered, **extra})
+        _write_uploads(cache_dir / "uploads", key, after)
     claimant = draft.mapping.claimant
     draft.report.diff = []
     for iso in dates:

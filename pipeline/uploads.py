@@ -569,6 +569,69 @@ def _events(*columns: NDArray[np.object_]) -> pd.DataFrame:
     )
 
 
+def _uploaded_events(
+    unit: NDArray[np.object_],
+    country: NDArray[np.object_],
+    sigs: Sequence[Signature],
+    keys: Sequence[tuple[object, str]],
+    revisions: dict[object, tuple[dt.date, str, str]],
+) -> pd.DataFrame:
+    """The events of uploaded revisions, for every piece from the layers holding it.
+
+    Parameters
+    ----------
+    unit : numpy.ndarray of object
+        Each piece's unit or settlement (None for open ground outside every layer).
+    country : numpy.ndarray of object
+        Each piece's country.
+    sigs : sequence of tuple of int
+        The layers holding each piece.
+    keys : sequence of tuple
+        Each layer's revision id and side.
+    revisions : dict
+        Each revision's date, claimant and mode.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Map events: each unit moves to the side of every layer holding it, on the date
+        of the layer's revision; a snapshot moves every other unit and settlement to its
+        country's side (a settlement's cells all lie in its country, so any gives it).
+    """
+    held = [i for i, s in enumerate(sigs) if s]
+    unit_of = np.repeat(np.array(held, dtype=np.intp), [len(sigs[i]) for i in held])
+    layer_of = np.fromiter((k for i in held for k in sigs[i]), dtype=np.intp, count=len(unit_of))
+    rev_ids = list(revisions)
+    position = {rev: i for i, rev in enumerate(rev_ids)}
+    rev_of = np.array([position[rev] for rev, _ in keys], dtype=np.intp)[layer_of]
+    days = np.array([revisions[r][0] for r in rev_ids], dtype=object)
+    whos = np.array([revisions[r][1] for r in rev_ids], dtype=object)
+    claim_ids = np.array([f"rev-{r}" for r in rev_ids], dtype=object)
+    sides = np.array([side for _, side in keys], dtype=object)
+    parts = [_events(days[rev_of], unit[unit_of], whos[rev_of], sides[layer_of], claim_ids[rev_of])]
+    named = np.array([isinstance(u, str) for u in unit], dtype=bool)
+    places, code = np.unique(unit[named].astype(str), return_inverse=True)
+    place_country = np.empty(len(places), dtype=object)
+    place_country[code] = country[named]
+    place_of = np.full(len(unit), -1)
+    place_of[named] = code
+    for r, rev_id in enumerate(rev_ids):
+        if revisions[rev_id][2] == "snapshot":
+            rest = np.ones(len(places), dtype=bool)
+            rest[place_of[unit_of[rev_of == r]]] = False
+            n = int(rest.sum())
+            parts.append(
+                _events(
+                    np.full(n, days[r], dtype=object),
+                    places[rest].astype(object),
+                    np.full(n, whos[r], dtype=object),
+                    place_country[rest],
+                    np.full(n, claim_ids[r], dtype=object),
+                )
+            )
+    return pd.concat(parts, ignore_index=True)
+
+
 def theatre_with_uploads(
     theatre: Theatre,
     claimants: dict[str, Claimant],
@@ -631,6 +694,8 @@ def apply_uploads(
     """
     if len(polygons) == 0 and not claimants:
         return theatre  # an empty store changes nothing, not even the data stamp
+    if polygons["revision_id"].dtype != np.int64:  # e.g. a draft added to an empty store
+        polygons = polygons.assign(revision_id=polygons["revision_id"].astype(np.int64))
     # Revisions never change once committed, so their ids stand for their polygons.
     key = (theatre.fingerprint, sorted(set(polygons["revision_id"])), sorted(claimants))
     uploaded_theatre = theatre_with_uploads(
@@ -663,48 +728,9 @@ def apply_uploads(
         r["revision_id"]: (dt.date.fromisoformat(str(r["date"])), r["claimant"], r["mode"])
         for r in first.to_dict("records")
     }
-    # Each unit moves to the side of every layer holding it, on the layer's revision's date.
-    held = np.flatnonzero(inside)
-    unit_of = np.repeat(held, [len(sigs[i]) for i in held])
-    layer_of = np.fromiter((k for i in held for k in sigs[i]), dtype=np.intp, count=len(unit_of))
-    rev_ids = list(revisions)
-    rev_of_layer = np.array([rev_ids.index(rev) for rev, _ in keys], dtype=np.intp)[layer_of]
-    days = np.array([revisions[r][0] for r in rev_ids] + [None], dtype=object)
-    whos = np.array([revisions[r][1] for r in rev_ids] + [None], dtype=object)
-    claim_ids = np.array([f"rev-{r}" for r in rev_ids] + [""], dtype=object)
-    side_of_layer = np.array([side for _, side in keys], dtype=object)
-    parts = [
-        _events(
-            days[rev_of_layer],
-            unit[unit_of],
-            whos[rev_of_layer],
-            side_of_layer[layer_of],
-            claim_ids[rev_of_layer],
-        )
-    ]
-    # A snapshot moves every other unit and settlement to its country's side. A
-    # settlement's cells all lie in its country, so any of them gives the unit's side.
-    named = np.array([isinstance(u, str) for u in unit], dtype=bool)
-    places, code = np.unique(unit[named].astype(str), return_inverse=True)
-    country = np.empty(len(places), dtype=object)
-    country[code] = cells["country"].to_numpy(dtype=object)[named]
-    place_of = np.full(len(unit), -1)
-    place_of[named] = code
-    for r, rev_id in enumerate(rev_ids):
-        if revisions[rev_id][2] == "snapshot":
-            rest = np.ones(len(places), dtype=bool)
-            rest[place_of[unit_of[rev_of_layer == r]]] = False
-            n = int(rest.sum())
-            parts.append(
-                _events(
-                    np.full(n, days[r], dtype=object),
-                    places[rest].astype(object),
-                    np.full(n, whos[r], dtype=object),
-                    country[rest],
-                    np.full(n, claim_ids[r], dtype=object),
-                )
-            )
-    uploaded = pd.concat(parts, ignore_index=True)[list(theatre.events.columns)]
+    country = cells["country"].to_numpy(dtype=object)
+    uploaded = _uploaded_events(unit, country, sigs, keys, revisions)
+    uploaded = uploaded[list(theatre.events.columns)]
     events = pd.concat([theatre.events, derived, uploaded], ignore_index=True)
     events = events.sort_values(["date", "denial", "claim_id"], kind="stable")
     return replace(uploaded_theatre, cells=cells, events=events.reset_index(drop=True))

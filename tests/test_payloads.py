@@ -333,3 +333,32 @@ def test_cli_provenance_and_titles_stay_text(tmp_path: Path) -> None:
     assert _as_data(title) in page
     assert _as_data(PAYLOADS[6]) in page  # the claimant's name, in the source line
     _nothing_ran(tmp_path)
+
+
+def test_a_huge_or_control_laden_claimant_name_still_draws(tiny_theatre: Theatre) -> None:
+    import dataclasses
+
+    from defusedxml.ElementTree import fromstring
+
+    claimant = tiny_theatre.claimants["ua-gs"]
+    name = "\x1b]0;pwned\x07" + "N" * 20_000
+    tiny_theatre.claimants["ua-gs"] = dataclasses.replace(claimant, name=name)
+    snap = make_snapshot(tiny_theatre, dt.date(2024, 8, 25), ["ua-gs"])
+    svg = export_snapshot(tiny_theatre, snap, "svg").data.decode()
+    fromstring(svg.encode())  # valid XML: the control characters were replaced
+    assert "\ufffd]0;pwned\ufffd" + "N" * 40 in svg
+    assert "N" * 200 not in svg  # cut to a name's length
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [("N" * 20_000, r"20,000 characters \(at most 120\)"), ("", "needs a name")],
+)
+def test_registration_refuses_unusable_names(name: str, reason: str) -> None:
+    with pytest.raises(ingest.InputError, match=reason):
+        ingest.new_claimant("my-team", name, "independent", "CC0")
+
+
+def test_claimant_ids_are_matched_whole() -> None:
+    with pytest.raises(ingest.InputError, match="bad claimant id"):
+        ingest.new_claimant("my-team\n", "My team", "independent", "CC0")

@@ -15,9 +15,11 @@ from pipeline import ingest, settings
 from pipeline.build import Theatre
 from pipeline.claims import Claimant
 from pipeline.ingest import stored_theatre
-from pipeline.store import GeoPackageStore
+from pipeline.store import GeoPackageStore, content_hash
 from pipeline.timeline import side_areas
+from pipeline.upload_read import read_upload
 from pipeline.uploads import apply_uploads, refine_cells
+from tests.conftest import feature, feature_collection
 
 MINE = Claimant("my-team", "My team", "test", "independent", "CC0")
 D1, D2, D3 = dt.date(2024, 8, 20), dt.date(2024, 9, 1), dt.date(2024, 9, 10)
@@ -191,13 +193,11 @@ def test_stored_uploads_are_cached_until_the_store_changes(
     cache = tmp_path / "cache"
     _commit(store, D1, _frame((_square(35.27, 51.19, 0.03), "UA")))
     first = stored_theatre(kursk, store, cache_dir=cache)
-    assert len(list((cache / "uploads").glob("*.json"))) == 1
-
-    def refuse(*_: object) -> Theatre:
-        raise AssertionError("the uploads were applied again")
-
+    assert len(list((cache / "uploads").glob("*.meta.json"))) == 1
     with monkeypatch.context() as patched:
-        patched.setattr(ingest, "apply_uploads", refuse)
+        # An unchanged store is recognised by its fingerprint: not even its polygons are read.
+        patched.setattr(ingest, "apply_uploads", _refuse)
+        patched.setattr(store, "polygons", _refuse)
         again = stored_theatre(kursk, store, cache_dir=cache)
     assert again.fingerprint == first.fingerprint
     assert again.claimants == first.claimants
@@ -214,3 +214,35 @@ def test_stored_uploads_are_cached_until_the_store_changes(
     uncached = stored_theatre(kursk, store, cache_dir=None)
     assert uncached.fingerprint == after.fingerprint
     pd.testing.assert_frame_equal(uncached.events, after.events)
+
+
+def _refuse(*_: object) -> object:
+    raise AssertionError("the uploads were read and applied again")
+
+
+def test_a_previewed_upload_is_not_split_again_after_its_commit(
+    kursk: Theatre, store: GeoPackageStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    _commit(store, D1, _frame((_square(35.5, 51.3, 0.02), "UA")))
+    spot = _square(35.27, 51.19, 0.03)
+    data = feature_collection(feature(spot, name="mine"))
+    draft = ingest.prepare(
+        read_upload(data, "spot.geojson"),
+        ingest.Mapping(MINE.claimant_id, date=D2, side="UA"),
+        stored_theatre(kursk, store, cache_dir=None),
+        sha256=content_hash(data),
+        today=D3,
+    )
+    previewed = ingest.preview(kursk, store, draft, cache_dir=cache)
+    ingest.commit(store, draft, who="t", source="s", licence="CC0")
+    with monkeypatch.context() as patched:
+        patched.setattr(ingest, "apply_uploads", _refuse)
+        cached = stored_theatre(kursk, store, cache_dir=cache)
+    fresh = stored_theatre(kursk, store, cache_dir=None)
+    assert cached.fingerprint == fresh.fingerprint == previewed.fingerprint
+    pd.testing.assert_frame_equal(cached.events, fresh.events)
+    assert shapely.equals_exact(
+        cached.cells.geometry.to_numpy(), fresh.cells.geometry.to_numpy()
+    ).all()
+    assert _held(cached, "my-team", D2) == pytest.approx(_km2(spot), rel=0.01)

@@ -19,12 +19,12 @@ when a mirror lacks its commit):
 with its SHA-256, licence, attribution and the counts kept and dropped with reasons.
 Output is deterministic: rows sorted by id, coordinates with 5 decimals, no timestamps.
 
-Run (mirror paths are the bare git directories the ``fetch`` tool returns)::
+Run, with a bare clone (``git clone --mirror``) of each repository::
 
     .venv/bin/python tools/build_gazetteer.py \\
-        --wof /work/.mirror/whosonfirst-data+whosonfirst-data-admin-ua/repo \\
-        --postal /work/.mirror/Yoshuwa+Geo-Cities-Databases-By-Geonames/repo \\
-        --raions /work/.mirror/timurkanaz+Russia_geojson_OSM/repo
+        --wof whosonfirst-data-admin-ua.git \\
+        --postal Geo-Cities-Databases-By-Geonames.git \\
+        --raions Russia_geojson_OSM.git
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ class GitMirror:
     Parameters
     ----------
     git_dir : Path
-        The bare repository (the directory ``fetch`` returns).
+        The bare repository (a ``git clone --mirror`` of it).
     repo : str
         ``owner/name`` on GitHub, for the manifest.
     commit : str
