@@ -455,10 +455,13 @@ def test_worker_dies_with_its_forkserver() -> None:
     running: list[int] = []
 
     def kill_the_server(seconds: float) -> None:
-        if not running:
-            running.extend(_workers())
-            for server in _forkservers():  # started by this test process
-                os.kill(server, signal.SIGKILL)
+        servers = set(_forkservers())
+        workers = [pid for pid, (ppid, _, _) in _processes().items() if ppid in servers]
+        if running or not workers:  # once, and only when the worker has been forked
+            return
+        running.extend(workers)
+        for server in _forkservers():  # started by this test process
+            os.kill(server, signal.SIGKILL)
 
     limits = WorkerLimits(memory_mb=1024, cpu_s=60, wall_s=20, output_mb=8)
     with pytest.raises(UploadError) as info:
