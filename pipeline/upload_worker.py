@@ -178,7 +178,18 @@ def read_upload_isolated(
     receive, send = context.Pipe(duplex=False)
     worker = context.Process(
         target=_work,
-        args=(send, reader, data, file_name, layer, crs, limits.memory_mb, limits.cpu_s, caps),
+        args=(
+            send,
+            reader,
+            data,
+            file_name,
+            layer,
+            crs,
+            limits.memory_mb,
+            limits.cpu_s,
+            caps,
+            os.getpid(),
+        ),
         name=_WORKER_NAME,
         daemon=True,
     )
@@ -339,13 +350,13 @@ def _work(
     memory_mb: int,
     cpu_s: int,
     caps: dict[str, dict[str, int | float]],
+    caller: int,
 ) -> None:
     """The worker's entry point: limits first, then the read, then one answer."""
-    server = os.getppid()
     _limit(resource.RLIMIT_CORE, 0, 0)
     _limit(resource.RLIMIT_AS, memory_mb * 2**20, memory_mb * 2**20)
     _limit(resource.RLIMIT_CPU, cpu_s, cpu_s + 1)  # SIGXCPU, then SIGKILL a second later
-    _die_with(server)
+    _die_with(caller)
     out_of_memory = _encode({"kind": "refused", "error": "memory", "message": ""})
     try:
         try:
@@ -371,13 +382,27 @@ def _work(
     send.close()
 
 
-def _die_with(server: int) -> None:
-    """Be killed when the forkserver ends (it ends when the process that reads ends)."""
+def _die_with(caller: int) -> None:
+    """Be killed when the forkserver ends; end now if it already has.
+
+    The forkserver may die between forking this worker and the ``prctl`` call, and the
+    worker is then a child of init (or a subreaper): its parent is no longer a child of
+    the process that asked for the read.
+    """
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-    if os.getppid() != server:  # it ended before the request took effect
+    if _parent_of(os.getppid()) != caller:  # the forkserver ended before the request took
         os._exit(_ORPHANED)
+
+
+def _parent_of(pid: int) -> int | None:
+    """The parent of a process, from ``/proc``; None when it has ended."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
 
 
 def _limit(which: int, soft: int, hard: int) -> None:
