@@ -131,11 +131,13 @@ class SafeElement(folium.MacroElement):
         return ""
 
 
-class SafeGroup(folium.FeatureGroup):
+class SafeGroup(folium.FeatureGroup, SafeElement):
     """A feature group of safe elements, checked and rendered literally.
 
-    Streamlit-folium renders a group it adds to the map on its own, so the group checks
-    its tree itself rather than relying on the map's check.
+    ``SafeElement`` stands between folium's ``Layer`` and ``MacroElement`` in this
+    class's method order, so folium's own ``Layer.render`` (which adds the group to its
+    parent) ends in the literal render. Streamlit-folium renders a group it adds to the
+    map on its own, so the group checks its tree itself rather than relying on the map's.
 
     Parameters
     ----------
@@ -147,7 +149,7 @@ class SafeGroup(folium.FeatureGroup):
         super().__init__(name=name)
 
     def render(self, **kwargs: Any) -> str:
-        """Check the group's tree, then render it literally.
+        """Check the group's tree, then render it as folium does, literally.
 
         Parameters
         ----------
@@ -164,22 +166,13 @@ class SafeGroup(folium.FeatureGroup):
         UnsafeElementError
             When an element outside :data:`ALLOWED` is in the group.
         """
-        if self.show and self._parent is not None:  # what folium's Layer.render adds
-            self.add_child(
-                folium.elements.ElementAddToElement(
-                    element_name=self.get_name(), element_parent_name=self._parent.get_name()
-                ),
-                name=self.get_name() + "_add",
-            )
         check_tree(self)
-        _render_literally(self, kwargs)
+        super().render(**kwargs)  # type: ignore[no-untyped-call]
         return ""
 
 
 ALLOWED: tuple[type[branca.element.Element], ...] = (
-    SafeElement,
-    SafeGroup,
-    Literal,
+    SafeElement,  # SafeGroup included
     folium.TileLayer,  # its URL and attribution are constants of the code
     folium.FeatureGroup,  # renders only its id and options; its children are checked
     folium.map.FitBounds,  # numbers
@@ -304,11 +297,13 @@ TEXT_STYLES: dict[str, str] = {
 """Styles a :class:`TextBox` line may have (CSS fixed in the code)."""
 
 
-class OfflineMap(folium.Map):
+class OfflineMap(folium.Map, SafeElement):
     """A folium map that loads only Leaflet, from the app's own static folder.
 
     Folium's default assets (Leaflet, jQuery, Bootstrap, Font Awesome, awesome-markers)
-    come from public CDNs; the layers drawn here need Leaflet alone.
+    come from public CDNs; the layers drawn here need Leaflet alone. Like every element
+    on it, the map's own output is emitted literally (``SafeElement`` comes before
+    ``MacroElement`` in its method order).
     """
 
     # folium declares these as mutable class-level lists; the override keeps its shape.

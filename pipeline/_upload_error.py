@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 
 from pipeline.errors import InputError
+from pipeline.safetext import plain_text
 
 MAX_LISTED = 10
 """Most names (layers, columns) listed in a refusal; the rest are counted, "(+990 more)"."""
@@ -35,9 +36,7 @@ class UploadError(InputError):
     """
 
     def __init__(self, file_name: str, reason: str) -> None:
-        one_line = _LINE_BREAKS.sub(" ", reason).strip()
-        if len(one_line) > MAX_REASON_CHARS:
-            one_line = one_line[: MAX_REASON_CHARS - 1] + "…"
+        one_line = plain_text(_LINE_BREAKS.sub(" ", reason).strip(), MAX_REASON_CHARS)
         self.file_name = file_name
         self.reason = one_line
         super().__init__(f"file {file_name!r}: {one_line}")

@@ -113,3 +113,23 @@ def test_ground_and_upload_groups_are_added_to_the_map(tiny_theatre: Theatre) ->
     added = set(re.findall(r"(feature_group_\w+)\.addTo\(map_\w+\)", html))
     assert len(groups) == 2
     assert added == groups
+
+
+def test_no_map_output_is_compiled_as_a_template(tiny_theatre: Theatre) -> None:
+    from pipeline._leaflet import Literal, SafeElement
+
+    fmap = map_of_view(tiny_theatre, ["ua-gs", "ru-mod"], dt.date(2025, 4, 27))
+    root = fmap.get_root()
+    root.render()
+    ours, stack = [], [fmap]
+    while stack:
+        element = stack.pop()
+        stack.extend(element._children.values())
+        if isinstance(element, SafeElement):
+            ours.append(element.get_name())
+    assert len(ours) >= 6  # map, hatch, URL view, theatre layers, group, ground layers
+    # What the map and its own layers rendered reaches the page as Literal text: there is
+    # no second Jinja pass over it. (Folium's tile layer and "a.addTo(b)" glue carry no data.)
+    rendered = {**root.header._children, **root.html._children, **root.script._children}
+    assert {type(rendered[name]) for name in ours if name in rendered} == {Literal}
+    assert sum(name in rendered for name in ours) == len(ours)
