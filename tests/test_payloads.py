@@ -26,6 +26,7 @@ from streamlit.testing.v1 import AppTest
 from pipeline import ingest, settings
 from pipeline._leaflet import UnsafeElementError
 from pipeline.build import Theatre
+from pipeline.errors import InputError
 from pipeline.export import embed_snippet, export_snapshot, html_bytes
 from pipeline.ledger import claims_to_csv
 from pipeline.safetext import html_text, js_json, markdown_text
@@ -355,10 +356,10 @@ def test_a_huge_or_control_laden_claimant_name_still_draws(tiny_theatre: Theatre
     [("N" * 20_000, r"20,000 characters \(at most 120\)"), ("", "needs a name")],
 )
 def test_registration_refuses_unusable_names(name: str, reason: str) -> None:
-    with pytest.raises(ingest.InputError, match=reason):
+    with pytest.raises(InputError, match=reason):
         ingest.new_claimant("my-team", name, "independent", "CC0")
 
 
 def test_claimant_ids_are_matched_whole() -> None:
-    with pytest.raises(ingest.InputError, match="bad claimant id"):
+    with pytest.raises(InputError, match="bad claimant id"):
         ingest.new_claimant("my-team\n", "My team", "independent", "CC0")

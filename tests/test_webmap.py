@@ -116,12 +116,16 @@ def test_ground_and_upload_groups_are_added_to_the_map(tiny_theatre: Theatre) ->
 
 
 def test_no_map_output_is_compiled_as_a_template(tiny_theatre: Theatre) -> None:
+    import branca.element
+
     from pipeline._leaflet import Literal, SafeElement
 
     fmap = map_of_view(tiny_theatre, ["ua-gs", "ru-mod"], dt.date(2025, 4, 27))
     root = fmap.get_root()
+    assert isinstance(root, branca.element.Figure)
     root.render()
-    ours, stack = [], [fmap]
+    ours: list[str] = []
+    stack: list[branca.element.Element] = [fmap]
     while stack:
         element = stack.pop()
         stack.extend(element._children.values())
