@@ -29,11 +29,11 @@ from pipeline.build import Theatre
 from pipeline.errors import InputError
 from pipeline.export import embed_snippet, export_snapshot, html_bytes
 from pipeline.ledger import claims_to_csv
-from pipeline.safetext import html_text, js_json, markdown_text
+from pipeline.safetext import js_json, markdown_text
 from pipeline.snapshot import make_snapshot
 from pipeline.store import GeoPackageStore
 from pipeline.webmap import map_of_view, upload_layer
-from tests.conftest import feature, feature_collection
+from tests.conftest import feature, feature_collection, shown
 
 PWNED = "frontline_pwned"
 """The folder the quote-free code-execution payload would create in the working directory."""
@@ -48,6 +48,10 @@ PAYLOADS = [
     "<img src=x onerror=alert(1)> {{ 7*7 }} {% if 1 %}IF{% endif %}",
 ]
 MARKDOWN = "[**Your session expired: sign in again**](http://x.invalid/phish) ![p](http://x.invalid/px.png)"
+
+
+QUOTED = "quoted"
+"""Stands for :func:`_quoted` in parameter lists (it needs the test's ``tmp_path``)."""
 
 
 def _quoted(tmp_path: Path) -> str:
@@ -72,10 +76,11 @@ def _as_data(text: str) -> str:
     return js_json(text)[1:-1]
 
 
-@pytest.mark.parametrize("payload", PAYLOADS)
+@pytest.mark.parametrize("payload", [*PAYLOADS, QUOTED])
 def test_upload_labels_reach_the_map_as_data(
     payload: str, tiny_theatre: Theatre, sandbox: Path
 ) -> None:
+    payload = _quoted(sandbox) if payload == QUOTED else payload
     polygons = gpd.GeoDataFrame(
         {"side": ["UA"], "label": [payload]},
         geometry=[shapely.box(35.1, 51.1, 35.2, 51.2)],
@@ -85,25 +90,11 @@ def test_upload_labels_reach_the_map_as_data(
     upload_layer(polygons).add_to(fmap)
     page = fmap.get_root().render()
     _nothing_ran(sandbox)
-    assert _as_data(f"{payload} (UA)") in page
+    label = _as_data(f"{payload} (UA)")
+    assert label in page
+    assert json.loads(f'"{label}"') == f"{payload} (UA)"  # a JSON string of the text itself
     assert "XXX" not in page  # the loop never ran
     assert "<img src=x" not in page
-
-
-def test_a_quoted_payload_does_not_run_either(tiny_theatre: Theatre, tmp_path: Path) -> None:
-    payload = _quoted(tmp_path)
-    polygons = gpd.GeoDataFrame(
-        {"side": ["RU"], "label": [payload]},
-        geometry=[shapely.box(35.1, 51.1, 35.2, 51.2)],
-        crs=settings.GEO_CRS,
-    )
-    fmap = map_of_view(tiny_theatre, ["ua-gs"], dt.date(2024, 8, 25))
-    upload_layer(polygons).add_to(fmap)
-    page = fmap.get_root().render()
-    _nothing_ran(tmp_path)
-    assert _as_data(payload) in page
-    # The payload's text survives a JSON round trip unchanged: it is data.
-    assert json.loads(f'"{_as_data(payload)}"') == payload
 
 
 @pytest.mark.parametrize(
@@ -130,27 +121,29 @@ def test_snapshot_titles_are_text_in_every_format(
     snap = make_snapshot(tiny_theatre, dt.date(2024, 8, 25), ["ua-gs"], title=payload)
     page = html_bytes(tiny_theatre, snap).decode()
     assert _as_data(payload) in page
-    svg = export_snapshot(tiny_theatre, snap, "svg").data.decode()
-    assert html_text(payload).replace("&#123;", "{").replace("&#125;", "}").replace(
-        "&#x27;", "'"
-    ) in svg.replace("&#x27;", "'").replace("&quot;", '"')
-    for fmt in ("png", "pdf"):
-        assert export_snapshot(tiny_theatre, snap, fmt).data
+    assert payload in _svg_texts(export_snapshot(tiny_theatre, snap, "svg").data)
+    # PNG and PDF are drawn from the same figure as the SVG, whose text is checked above.
+    assert export_snapshot(tiny_theatre, snap, "png").data.startswith(b"\x89PNG")
+    assert export_snapshot(tiny_theatre, snap, "pdf").data.startswith(b"%PDF")
     _nothing_ran(sandbox)
     snippet = embed_snippet("a.png", "png", payload, payload)
     assert "{" not in snippet
     assert "<img src=x" not in snippet
 
 
+def _svg_texts(svg: bytes) -> list[str]:
+    """The text of every ``<text>`` element of an SVG (parsing it also proves it valid XML)."""
+    from defusedxml.ElementTree import fromstring
+
+    return ["".join(e.itertext()) for e in fromstring(svg).iter("{http://www.w3.org/2000/svg}text")]
+
+
 def test_dollar_signs_and_control_characters_in_titles(tiny_theatre: Theatre) -> None:
     snap = make_snapshot(
         tiny_theatre, dt.date(2024, 8, 25), ["ua-gs"], title="$x^2$ costs $5\x1b[2J\x07"
     )
-    svg = export_snapshot(tiny_theatre, snap, "svg").data.decode()
-    assert "$x^2$ costs $5\ufffd[2J\ufffd" in svg  # a dollar is a dollar, never mathtext
-    from defusedxml.ElementTree import fromstring
-
-    fromstring(svg.encode())  # still valid XML
+    texts = _svg_texts(export_snapshot(tiny_theatre, snap, "svg").data)  # valid XML
+    assert "$x^2$ costs $5\ufffd[2J\ufffd" in texts  # a dollar is a dollar, never mathtext
 
 
 def test_csv_export_keeps_payloads_as_text() -> None:
@@ -166,15 +159,21 @@ def test_csv_export_keeps_payloads_as_text() -> None:
 
 @pytest.mark.parametrize("payload", [*PAYLOADS, MARKDOWN])
 def test_markdown_text_renders_nothing_but_text(payload: str) -> None:
+    """CommonMark with GFM autolinks renders the escaped text as the text, tags and all.
+
+    The browser is the final judge (it finds autolinks after escapes are resolved, which
+    this parser does not): see the browser test of a Markdown link in a permalink.
+    """
+    import html
+
     import markdown_it
 
     rendered = markdown_it.MarkdownIt("gfm-like").render(markdown_text(payload))
     for tag in ("<a ", "<img", "<strong>", "<em>"):
         assert tag not in rendered
-    plain = rendered.replace("<p>", "").replace("</p>", "").replace("\u2060", "").strip()
-    assert plain == html_text(payload).replace("&#123;", "{").replace("&#125;", "}").replace(
-        "&#x27;", "'"
-    ).replace("&quot;", '"')
+    assert rendered.startswith("<p>")
+    assert rendered.endswith("</p>\n")
+    assert html.unescape(rendered[3:-5]).replace("\u2060", "") == payload
 
 
 # -- pages --------------------------------------------------------------------------------
@@ -191,39 +190,46 @@ def _payload_geojson(label: str) -> bytes:
     return feature_collection(feature(square, name=f"Liberated {label}", note=label))
 
 
-def test_upload_preview_and_map_page_show_payload_labels(
+def test_committed_payloads_stay_text_on_the_map_and_upload_pages(
     kursk: Theatre, sandbox: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # AppTest cannot drop a file on the uploader: the page's own call is made here, and
+    # the preview map it draws is rendered in test_upload_labels_reach_the_map_as_data
+    # (and in Chromium by the browser test).
     monkeypatch.setenv("FRONTLINE_STORE", str(sandbox / "s.gpkg"))
     payload = " ".join(PAYLOADS)
-    at = AppTest.from_file(UPLOAD, default_timeout=180)
-    at.run()
-    at.selectbox(key="claimant").set_value("deepstate").run()
-    at.text_input(key="date").set_value("2024-08-20").run()
-    assert not at.exception
-    # AppTest cannot drop a file: the page's own path from bytes is taken in-process.
     mapping = ingest.Mapping(
-        claimant="deepstate",
+        claimant="my-team",
         date=dt.date(2024, 8, 20),
         side_field="name",
         patterns=ingest.parse_patterns(["Liberated=UA"]),
     )
-    draft = ingest.ingest_bytes(_payload_geojson(payload), f"{PWNED}.geojson", mapping, kursk)
+    team = ingest.new_claimant("my-team", PAYLOADS[6], "independent", PAYLOADS[1])
+    draft = ingest.ingest_bytes(
+        _payload_geojson(payload), f"{PWNED}.geojson", mapping, kursk, claimant=team
+    )
     ingest.commit(
         GeoPackageStore(sandbox / "s.gpkg"), draft, who=payload, source=payload, licence=payload
     )
     at = AppTest.from_file(APP, default_timeout=180)
-    at.query_params["claimants"] = "deepstate,ua-gs"
+    at.query_params["claimants"] = "my-team,ua-gs"
     at.query_params["date"] = "2024-08-21"
     at.run()
     assert not at.exception
+    assert [shown(m.label).split(":")[0] for m in at.metric] == ["my-team", "ua-gs"]
+    assert _held(at, "my-team") != "0 km²"  # the upload is drawn
     _nothing_ran(sandbox)
     at = AppTest.from_file(UPLOAD, default_timeout=180)
     at.run()
     assert not at.exception
     revisions = at.dataframe[-1].value
-    assert list(revisions["who"]) == [payload]  # shown as a table cell: text
+    for column in ("who", "source", "licence"):
+        assert list(revisions[column]) == [payload]  # table cells: text
     _nothing_ran(sandbox)
+
+
+def _held(at: AppTest, view: str) -> str:
+    return str(next(m.value for m in at.metric if shown(m.label).startswith(f"{view}:")))
 
 
 @pytest.mark.parametrize(
