@@ -7,6 +7,7 @@ from urllib.parse import unquote
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 from streamlit_folium import st_folium
 
 from appdata import base_theatre, uploaded_theatre
@@ -15,7 +16,7 @@ from pipeline.build import Theatre
 from pipeline.claims import Claimant, parse_date
 from pipeline.errors import FrontlineError, InputError
 from pipeline.safetext import markdown_format
-from pipeline.store import GeoPackageStore, open_store
+from pipeline.store import GeoPackageStore, content_hash, open_store
 from pipeline.upload_read import FORMATS, MAX_BYTES
 from pipeline.webmap import map_of_view, upload_layer
 
@@ -127,6 +128,71 @@ def _revisions(store: GeoPackageStore) -> None:
             st.error(markdown_format("{}", e))
 
 
+def _read(
+    upload: UploadedFile,
+    mapping: ingest.Mapping,
+    t: Theatre,
+    layer: str | None,
+    crs: str | None,
+    claimant: Claimant | None,
+) -> ingest.Draft | None:
+    """The upload's draft: read in a worker once per file, options and store state.
+
+    Every click reruns the page; the draft of the same bytes read the same way against the
+    same theatre is kept in the session, so previewing, then pressing Commit, reads the file
+    once. While the worker reads, any click reruns the page, and Streamlit stops this run at
+    its next ``st.*`` call, the ticker's, which ends the worker; the Cancel button's own
+    rerun then does not read again. None when the reading was cancelled.
+    """
+    # Browsers send the file's name percent-encoded; the analyst knows it unencoded.
+    name = unquote(upload.name)
+    data = upload.getvalue()
+    key = (content_hash(data), name, layer, crs, mapping, claimant, t.fingerprint)
+    kept = st.session_state.get("draft")
+    if kept is not None and kept[0] == key:
+        return kept[1]  # type: ignore[no-any-return]
+    reading = st.empty()
+    with reading.container():
+        cancelled = st.button("Cancel reading", key="cancel_read")
+        ticker = st.empty()
+    if cancelled:
+        reading.empty()
+        st.info("Reading cancelled: change an option or upload the file again.")
+        return None
+
+    def tick(seconds: float) -> None:
+        ticker.caption(
+            markdown_format(
+                "Reading {} … {} s (limit {} s)", name, round(seconds), f"{settings.READ_WALL_S:g}"
+            )
+        )
+
+    try:
+        draft = ingest.ingest_bytes(
+            data, name, mapping, t, layer=layer, crs=crs, claimant=claimant, progress=tick
+        )
+    finally:
+        reading.empty()
+    st.session_state["draft"] = (key, draft)
+    return draft
+
+
+def _commit_button(store: GeoPackageStore, draft: ingest.Draft) -> None:
+    if not st.button("Commit", type="primary", key="commit"):
+        return
+    ingest.commit(
+        store,
+        draft,
+        who=st.session_state["who"],
+        source=st.session_state["source"],
+        licence=st.session_state["licence"],
+    )
+    if draft.report.existing:
+        st.info(markdown_format("Already stored as revision(s) {}.", draft.report.existing))
+    else:
+        st.success(markdown_format("Committed as revision(s) {}.", draft.report.committed))
+
+
 def main() -> None:
     """Draw the upload page."""
     base = base_theatre()
@@ -159,63 +225,13 @@ def main() -> None:
         st.error(markdown_format("{}", e))
         mapping = None
     if upload is not None and mapping is not None:
-        # The file is read in a worker (pipeline.upload_worker). Any click reruns the page,
-        # and Streamlit stops this run at its next st.* call, the ticker's, which ends the
-        # worker; the Cancel button's own rerun then does not read again.
-        reading = st.empty()
-        with reading.container():
-            cancelled = st.button("Cancel reading", key="cancel_read")
-            ticker = st.empty()
-        limit = settings.READ_WALL_S
-
-        # Browsers send the file's name percent-encoded; the analyst knows it unencoded.
-        name = unquote(upload.name)
-
-        def tick(seconds: float) -> None:
-            ticker.caption(
-                markdown_format(
-                    "Reading {} … {} s (limit {} s)", name, round(seconds), f"{limit:g}"
-                )
-            )
-
-        if cancelled:
-            reading.empty()
-            st.info("Reading cancelled: change an option or upload the file again.")
-        else:
-            try:
-                draft = ingest.ingest_bytes(
-                    upload.getvalue(),
-                    name,
-                    mapping,
-                    t,
-                    layer=layer.strip() or None,
-                    crs=crs.strip() or None,
-                    claimant=claimant,
-                    progress=tick,
-                )
-                reading.empty()
+        try:
+            draft = _read(upload, mapping, t, layer.strip() or None, crs.strip() or None, claimant)
+            if draft is not None:
                 _preview(base, t, store, draft)
-                if st.button("Commit", type="primary", key="commit"):
-                    ingest.commit(
-                        store,
-                        draft,
-                        who=st.session_state["who"],
-                        source=st.session_state["source"],
-                        licence=st.session_state["licence"],
-                    )
-                    if draft.report.existing:
-                        st.info(
-                            markdown_format(
-                                "Already stored as revision(s) {}.", draft.report.existing
-                            )
-                        )
-                    else:
-                        st.success(
-                            markdown_format("Committed as revision(s) {}.", draft.report.committed)
-                        )
-            except FrontlineError as e:
-                reading.empty()
-                st.error(markdown_format("{}", e))
+                _commit_button(store, draft)
+        except FrontlineError as e:
+            st.error(markdown_format("{}", e))
     _revisions(store)
 
 
