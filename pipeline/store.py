@@ -33,6 +33,7 @@ import os
 import re
 import sqlite3
 import struct
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -541,7 +542,7 @@ class GeoPackageStore:
             try:
                 con.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
                 if write:
-                    con.execute("PRAGMA journal_mode = WAL")
+                    self._wal(con)
                     con.execute("PRAGMA synchronous = FULL")
                     con.execute("PRAGMA foreign_keys = ON")
             except sqlite3.Error:
@@ -569,6 +570,24 @@ class GeoPackageStore:
         return sqlite3.connect(
             f"{uri}?mode=ro&immutable=1", uri=True, timeout=timeout, isolation_level=None
         )
+
+    def _wal(self, con: sqlite3.Connection) -> None:
+        """Put the file in WAL mode (it stays so), waiting out writers that create it too.
+
+        Switching a new file to WAL takes an exclusive lock, and SQLite answers "database
+        is locked" at once, without its busy handler, while another process holds one;
+        racing first writers retry for up to the busy timeout.
+        """
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        while True:
+            try:
+                if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    con.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     @contextmanager
     def _connection(self, *, write: bool) -> Iterator[sqlite3.Connection]:
