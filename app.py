@@ -128,8 +128,10 @@ def _figures(t: Theatre, views: list[str], day: dt.date, compare: dt.date | None
         rows.append(
             {
                 "view": view,
+                "built": table.view.description,
                 "UA km²": round(areas["UA"]),
                 "contested km²": round(areas["contested"]),
+                "inferred UA km²": round(areas["UA inferred"]),
                 "UA mi²": round(areas["UA"] * settings.SQ_MILES_PER_KM2),
                 "since": since.isoformat(),
                 "UA change km²": round(areas["UA"] - before["UA"]),
@@ -259,7 +261,11 @@ def main() -> None:
     except FrontlineError as e:
         st.error(markdown_format("The theatre's data could not be loaded: {}", e))
         st.stop()
-    views = [*t.claimants, "consolidated"]
+    views = [
+        *t.claimants,
+        *(f"own:{c}" for c in t.claimants if c not in t.private),
+        "consolidated",
+    ]
     first, last = t.date_range()
     _init_state(t, views)
     st.title("Frontline: the Kursk incursion, claim by claim")
@@ -303,13 +309,18 @@ def main() -> None:
     st.caption(
         markdown_format(
             "Filled: the first view's ground beyond the border (blue Ukraine, red Russia, "
-            "grey dashed contested); outlines: the other views; purple hatching: where the first "
-            "two views disagree; thick outlines: ground gained (solid) or lost (dashed) since "
-            "the chosen date. Click a settlement for the claims behind it. Ground is the union "
-            "of settlement cells (Voronoi, at most {} km from the settlement). "
+            "grey dashed contested, light blue or pink: inferred, i.e. ground no claimant of "
+            "the view named but enclosed by one side's held settlements); outlines: the other "
+            "views; purple hatching: where the first two views disagree; thick outlines: ground "
+            "gained (solid) or lost (dashed) since the chosen date. A claimant's view is its "
+            "word with its silence filled from the other claimants ('filled'); 'own:' views "
+            "are its word only. Click a settlement for the claims behind it. Ground is the "
+            "union of settlement cells (Voronoi, uncapped within {} km of a named settlement, "
+            "elsewhere at most {} km from the settlement). "
             "Hollow dots with a dashed ring are unverified positions. "
-            "Settlements: GeoNames (CC BY 4.0) and cited sources; borders: © OpenStreetMap "
-            "contributors (ODbL) and Natural Earth.",
+            "Settlements: GeoNames (CC BY 4.0), Who's On First (CC0/CC BY) and cited sources; "
+            "borders and districts: © OpenStreetMap contributors (ODbL) and Natural Earth.",
+            f"{settings.FRONT_ZONE_M / 1000:g}",
             f"{settings.CELL_MAX_RADIUS_M / 1000:g}",
         )
     )

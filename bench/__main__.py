@@ -1,4 +1,5 @@
-"""``make bench``: build time of the Kursk theatre, uploads, and a synthetic whole front.
+"""``make bench``: the truth table, build time of the Kursk theatre, uploads, snapshots, the
+map page and a synthetic whole front.
 
 Every figure is measured in this run, beside the naive baseline it is compared with.
 Run on one core: ``taskset -c 0 python -m bench`` (the Makefile does so when it can).
@@ -20,6 +21,7 @@ import shapely
 from bench.app_bench import bench_browser, bench_script_time
 from bench.snapshot_bench import bench_snapshots
 from bench.synthetic import START, synthetic_claims, synthetic_places, synthetic_regions
+from bench.truth_bench import bench_truth
 from bench.upload_bench import bench_uploads
 from pipeline import settings
 from pipeline.build import load_theatre
@@ -42,7 +44,13 @@ def bench_kursk() -> None:
 
     print("== Kursk theatre (data/geo) ==")
     with tempfile.TemporaryDirectory() as tmp:
-        for fn in (boundaries.regions_gdf, places.places_gdf, places.gazetteer, claims.claims_df):
+        for fn in (
+            boundaries.regions_gdf,
+            boundaries.districts_gdf,
+            places.places_gdf,
+            places.gazetteer,
+            claims.claims_df,
+        ):
             fn.cache_clear()
         theatre, cold = timed(lambda: load_theatre(settings.DATA_DIR, cache_dir=Path(tmp)))
         print(
@@ -71,8 +79,8 @@ def bench_synthetic(n_places: int, days: int, plain_sample: int) -> None:
     view = View("ru-mod", ("deepstate", "isw", "ua-gs"))
     table, t_table = timed(lambda: status_table(cells, events, view))
     print(f"status table: {len(table.dates):,} change dates in {t_table:.2f} s")
-    _, t_series = timed(lambda: [area_series(table, cells, s) for s in settings.SIDES])
-    print(f"area series, 3 sides, every date: {t_series:.2f} s")
+    _, t_series = timed(lambda: [area_series(table, cells, s) for s in settings.STATUSES])
+    print(f"area series, {len(settings.STATUSES)} statuses, every date: {t_series:.2f} s")
     dates = [START + dt.timedelta(days=d) for d in range(days)]
 
     def daily() -> int:
@@ -125,7 +133,9 @@ def main() -> int:
     parser.add_argument("--places", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=1_000)
     parser.add_argument("--plain-sample", type=int, default=20)
-    parser.add_argument("--only", choices=("snapshots", "uploads"), help="run one group alone")
+    parser.add_argument(
+        "--only", choices=("truth", "snapshots", "uploads"), help="run one group alone"
+    )
     parser.add_argument(
         "--squares",
         type=int,
@@ -137,12 +147,16 @@ def main() -> int:
     )
     args = parser.parse_args()
     squares, naive = (5_000, 0) if args.quick else (args.squares, 5_000)
+    if args.only == "truth":
+        bench_truth(load_theatre(settings.DATA_DIR))
+        return 0
     if args.only == "snapshots":
         bench_snapshots()
         return 0
     if args.only == "uploads":
         bench_uploads(squares, naive)
         return 0
+    bench_truth(load_theatre(settings.DATA_DIR))
     bench_kursk()
     bench_uploads(squares, naive)
     bench_snapshots()

@@ -29,7 +29,13 @@ DATES = [dt.date(2024, 8, 10) + dt.timedelta(days=17 * k) for k in range(10)]
 
 
 def _clear_caches() -> None:
-    for fn in (boundaries.regions_gdf, places.places_gdf, places.gazetteer, claims.claims_df):
+    for fn in (
+        boundaries.regions_gdf,
+        boundaries.districts_gdf,
+        places.places_gdf,
+        places.gazetteer,
+        claims.claims_df,
+    ):
         fn.cache_clear()
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import iuliia
@@ -258,6 +258,45 @@ def spelling_keys(spelling: str) -> frozenset[str]:
     return frozenset(k for k in keys if k)
 
 
+# Adjective endings of district names (Sudzhansky, Sumskyi, Суджанский, Сумський ...).
+_DISTRICT_ENDINGS = re.compile(
+    r"(skiy|skyi|skii|sky|ski|ska|ske|sk|ский|ская|ское|ськии|ський|ська|ськ|ск)$"
+)
+
+
+def district_stem(text: str) -> str:
+    """Reduce a district name to the stem it shares with its seat's name.
+
+    ``"Sudzhansky District"``, ``"Суджанский район"`` and ``"Sudzha"`` (the seat) all
+    reduce to a stem that starts ``"sudzh"``: district words, the adjective ending and
+    trailing vowels are removed from the first word's loose key.
+
+    Parameters
+    ----------
+    text : str
+        A district name or the name of its seat, Latin or Cyrillic.
+
+    Returns
+    -------
+    str
+        The stem, lowercase Latin (Cyrillic is transliterated first).
+
+    Examples
+    --------
+    >>> district_stem("Korenevsky District") == district_stem("Korenevo")
+    True
+    >>> district_stem("Суджанский район").startswith(district_stem("Sudzha"))
+    True
+    """
+    name, _ = _strip_words(text.strip(), _DISTRICT_WORDS, at_end=True)
+    words = loose_key(name).split()
+    if not words:
+        return ""
+    stem = "-".join(words)
+    stem = _DISTRICT_ENDINGS.sub("", stem)
+    return stem.rstrip("aeiouy-")
+
+
 @dataclass(frozen=True)
 class ParsedName:
     """A query split into the bare name and what the words around it say.
@@ -270,11 +309,15 @@ class ParsedName:
         ``"any"``, ``"region"`` (oblast words present), ``"district"`` or ``"salient"``.
     context : str or None
         A region named as context, e.g. ``"Belgorod"`` for ``"Popovka, Belgorod region"``.
+    context_kind : str
+        ``"district"`` when the context carried a district word (``"Basivka, Sumy raion"``),
+        ``"region"`` for oblast words, else ``""``. Not part of equality.
     """
 
     name: str
     kind: str
     context: str | None
+    context_kind: str = field(default="", compare=False, repr=False)
 
 
 def _strip_words(text: str, words: tuple[str, ...], *, at_end: bool) -> tuple[str, bool]:
@@ -319,9 +362,11 @@ def parse_query(query: str) -> ParsedName:
             if found and head and tail:
                 text, context = head.strip(), tail.strip()
                 break
+    context_kind = ""
     if context is not None:
-        for words in (_REGION_WORDS, _DISTRICT_WORDS):
-            context, _ = _strip_words(context, words, at_end=True)
+        for label, words in (("region", _REGION_WORDS), ("district", _DISTRICT_WORDS)):
+            context, stripped = _strip_words(context, words, at_end=True)
+            context_kind = label if stripped else context_kind
         context, _ = _strip_words(context, ("the",), at_end=False)
 
     kind = "any"
@@ -341,4 +386,6 @@ def parse_query(query: str) -> ParsedName:
         text, stripped = _strip_words(text, _SETTLEMENT_PREFIXES, at_end=False)
     if kind == "salient" and context is None:
         text, _ = _strip_words(text, _REGION_WORDS, at_end=True)
-    return ParsedName(name=text.strip(" ,.-"), kind=kind, context=context)
+    return ParsedName(
+        name=text.strip(" ,.-"), kind=kind, context=context, context_kind=context_kind
+    )

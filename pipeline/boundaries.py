@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import shapely
 
 from pipeline import settings
@@ -129,3 +130,73 @@ def border_gdf(data_dir: Path = settings.DATA_DIR) -> gpd.GeoDataFrame:
     """
     path = data_dir / "border.geojson"
     return require_crs(gpd.read_file(path, engine="pyogrio"), str(path)).to_crs(settings.GEO_CRS)
+
+
+DISTRICT_COLUMNS = (
+    "raion_id",
+    "name",
+    "name_ru",
+    "name_uk",
+    "alt_names",
+    "kind",
+    "country",
+    "region_id",
+    "source",
+    "source_url",
+    "licence",
+)
+"""Columns every district (raion) in ``raions.geojson`` carries."""
+
+
+def empty_districts() -> gpd.GeoDataFrame:
+    """A district frame with no rows, for theatres without ``raions.geojson``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The columns of :func:`districts_gdf`, no rows.
+    """
+    empty = gpd.GeoDataFrame(
+        {c: pd.Series(dtype=str) for c in DISTRICT_COLUMNS},
+        geometry=gpd.GeoSeries([], crs=settings.GEO_CRS),
+    )
+    return empty.assign(area_km2=pd.Series(dtype=float))
+
+
+@lru_cache(maxsize=4)
+def districts_gdf(data_dir: Path = settings.DATA_DIR) -> gpd.GeoDataFrame:
+    """Load the theatre's districts (raions and city okrugs), if the theatre has them.
+
+    Parameters
+    ----------
+    data_dir : pathlib.Path
+        Folder holding ``raions.geojson`` (optional).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per district in EPSG:4326 with the columns of :data:`DISTRICT_COLUMNS`
+        plus ``area_km2``; empty when the file is absent. Treat as read-only (cached).
+
+    Raises
+    ------
+    DataError
+        When the file lacks a column or a district has an empty geometry.
+    """
+    path = data_dir / "raions.geojson"
+    if not path.exists():
+        return empty_districts()
+    gdf = require_crs(gpd.read_file(path, engine="pyogrio"), str(path))
+    problems = [f"missing column {c!r}" for c in DISTRICT_COLUMNS if c not in gdf.columns]
+    problems += [
+        f"district {rid!r} has an empty geometry"
+        for rid, geom in zip(gdf.get("raion_id", []), gdf.geometry, strict=False)
+        if geom is None or geom.is_empty
+    ]
+    if problems:
+        raise DataError(str(path), problems)
+    gdf = gdf.to_crs(settings.GEO_CRS)
+    for col in DISTRICT_COLUMNS:
+        gdf[col] = gdf[col].fillna("").astype(str)
+    gdf["area_km2"] = gdf.to_crs(settings.EQUAL_AREA_CRS).area / 1e6
+    return gdf.sort_values("raion_id").reset_index(drop=True)

@@ -25,6 +25,7 @@ from pipeline import boundaries, claims, places, settings, territory, timeline
 from pipeline._files import atomic_write
 from pipeline.claims import Claimant
 from pipeline.errors import InputError
+from pipeline.inference import Inference
 from pipeline.places import Gazetteer
 from pipeline.timeline import StatusTable, View
 
@@ -54,7 +55,10 @@ def inputs_fingerprint(data_dir: Path, max_radius_m: float) -> str:
         16 hex digits.
     """
     digest = hashlib.sha256()
-    digest.update(f"frontline {pipeline.__version__} radius {max_radius_m}".encode())
+    digest.update(
+        f"frontline {pipeline.__version__} radius {max_radius_m} zone {settings.FRONT_ZONE_M}"
+        f" precision {settings.MAP_PRECISION_M} grid {settings.ZONE_GRID_M} cells v3".encode()
+    )
     for path in sorted(p for p in data_dir.rglob("*") if p.is_file()):
         digest.update(str(path.relative_to(data_dir)).encode())
         digest.update(path.read_bytes())
@@ -105,6 +109,17 @@ class Theatre:
         """The theatre's ground, the union of its regions (EPSG:4326), computed once."""
         return shapely.coverage_union_all(self.regions.geometry.to_numpy())
 
+    @cached_property
+    def inference(self) -> Inference:
+        """Settlement points and border anchors for inferred ground (built once)."""
+        border_path = self.data_dir / "border.geojson"
+        border = (
+            boundaries.border_gdf(self.data_dir)
+            if border_path.exists()
+            else gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=settings.GEO_CRS))
+        )
+        return Inference.from_frames(self.places[self.places["mapped"]], self.cells, border)
+
     @property
     def gazetteer(self) -> Gazetteer:
         """The name index of this theatre (built on first use, then cached)."""
@@ -142,7 +157,9 @@ class Theatre:
         if isinstance(view, str):
             view = self.view(view)
         if view not in self._tables:
-            self._tables[view] = timeline.status_table(self.cells, self.events, view)
+            self._tables[view] = timeline.status_table(
+                self.cells, self.events, view, self.inference
+            )
         return self._tables[view]
 
     def ground(self, view: str, day: dt.date) -> gpd.GeoDataFrame:
@@ -303,8 +320,10 @@ def load_theatre(
         cells = gpd.read_parquet(cells_path)
     else:
         progress("build settlement cells")
-        located = gaz_places[gaz_places["located"]]
-        cells = territory.cells_from_points(located, regions, max_radius_m)
+        mapped = gaz_places[gaz_places["mapped"]]
+        named = mapped[mapped["place_id"].isin(set(ledger["place_id"].dropna()))]
+        zone = territory.front_zone(named, regions)
+        cells = territory.cells_from_points(mapped, regions, max_radius_m, zone)
         atomic_write(cells_path, lambda p: cells.to_parquet(p, index=False))
     progress("derive map events")
     events = timeline.map_events(ledger)

@@ -121,11 +121,14 @@ def _date(value: str) -> dt.date:
 
 
 def _side(value: str) -> str:
-    for side in settings.SIDES:
+    for side in settings.STATUSES:
         if value.lower() == side.lower():
             return side
-    msg = f"unknown side {value!r}; expected UA, RU or contested"
+    msg = f"unknown side {value!r}; expected one of {', '.join(settings.STATUSES)}"
     raise argparse.ArgumentTypeError(msg)
+
+
+_VIEW_HELP = "claimant id (filled), 'own:<claimant>' (own word only) or 'consolidated[:a+b]'"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,17 +161,23 @@ def build_parser() -> argparse.ArgumentParser:
     geo = sub.add_parser("geocode", help="GeoJSON for a settlement, region or salient")
     geo.add_argument("name", help='e.g. Gornal, Горналь, "Kursk region", "the Kursk salient"')
     geo.add_argument("--on", type=_date, help="date (YYYY-MM-DD) for status and salients")
-    geo.add_argument("--claimant", help="claimant id or 'consolidated[:a+b]' (default: all)")
+    geo.add_argument(
+        "--claimant", help="claimant id, 'own:<claimant>' or 'consolidated[:a+b]' (default: all)"
+    )
     geo.add_argument("--region", help="region context for ambiguous names, e.g. Belgorod")
 
     area = sub.add_parser("area", help="area held by a side; last line is km²")
     area.add_argument("--on", type=_date, required=True, help="date (YYYY-MM-DD)")
-    area.add_argument("--claimant", required=True, help="claimant id or 'consolidated[:a+b]'")
+    area.add_argument(
+        "--claimant", required=True, help="claimant id, 'own:<claimant>' or 'consolidated[:a+b]'"
+    )
     area.add_argument("--side", type=_side, required=True, help="UA, RU or contested")
     area.add_argument("--within", help='a region, e.g. "Kursk region"')
 
     tl = sub.add_parser("timeline", help="area held by a side at every change date")
-    tl.add_argument("--claimant", required=True, help="claimant id or 'consolidated[:a+b]'")
+    tl.add_argument(
+        "--claimant", required=True, help="claimant id, 'own:<claimant>' or 'consolidated[:a+b]'"
+    )
     tl.add_argument("--side", type=_side, required=True, help="UA, RU or contested")
     tl.add_argument("--within", help='a region, e.g. "Kursk region"')
     tl.add_argument("--format", choices=("csv", "json"), default="csv", help="output format")

@@ -1,7 +1,8 @@
 """Geocoding: a name (and optionally a date and a claimant) to GeoJSON features.
 
 Settlements come back as points with their source and precision (unlocated ones with a
-null geometry), regions as polygons with their measured area, and salients ("the Kursk
+null geometry), districts and regions as polygons with their measured area and source,
+and salients ("the Kursk
 salient") as the ground held by UA inside the region on the date, per the claimant.
 """
 
@@ -17,7 +18,7 @@ from pipeline import settings
 from pipeline.build import Theatre
 from pipeline.errors import PlaceNotFoundError
 from pipeline.places import Candidate, Resolution
-from pipeline.timeline import SIDE_CODES, polygons_on
+from pipeline.timeline import STATUS_CODES, polygons_on
 
 Feature = dict[str, Any]
 
@@ -64,7 +65,7 @@ def _settlement_feature(
         table = theatre.table(view)
         cells = theatre.cells["place_id"] == cand.place_id
         status = table.cell_status(on)[cells.to_numpy()]
-        sides = {settings.SIDES[int(s)] for s in status}
+        sides = {settings.STATUSES[int(s)] for s in status}
         props.update(
             {
                 "view": view.label,
@@ -111,6 +112,38 @@ def _region_feature(theatre: Theatre, region_id: str) -> Feature:
     return {"type": "Feature", "geometry": mapping(row.geometry), "properties": props}
 
 
+_METHOD = (
+    "union of the cells of settlements the view gives to {side}; cells: Voronoi cells of "
+    "the dense gazetteer, uncapped within "
+    f"{settings.FRONT_ZONE_M / 1000:g} km of a settlement named in a claim, else capped at "
+    f"{settings.CELL_MAX_RADIUS_M / 1000:g} km; inferred: settlements no claimant of the "
+    "view named, inside triangles (edges up to "
+    f"{settings.INFER_MAX_EDGE_M / 1000:g} km) of a side's held settlements and the border"
+)
+
+
+def _district_feature(theatre: Theatre, district_id: str) -> Feature:
+    districts = theatre.gazetteer.districts
+    row = districts.loc[districts["raion_id"] == district_id].iloc[0]
+    area = float(row["area_km2"])
+    props = {
+        "place_id": district_id,
+        "kind": "district",
+        "district_kind": row["kind"],
+        "name": row["name"],
+        "name_ru": row["name_ru"] or None,
+        "name_uk": row["name_uk"] or None,
+        "region_id": row["region_id"],
+        "country": row["country"],
+        "area_km2": round(area, 1),
+        "area_mi2": round(area * settings.SQ_MILES_PER_KM2, 1),
+        "source": row["source"],
+        "source_url": row["source_url"] or None,
+        "licence": row["licence"],
+    }
+    return {"type": "Feature", "geometry": mapping(row.geometry), "properties": props}
+
+
 def _salient_features(
     theatre: Theatre, region_id: str, on: dt.date | None, claimant: str | None
 ) -> list[Feature]:
@@ -118,15 +151,16 @@ def _salient_features(
     view = theatre.view(claimant or "consolidated")
     held = polygons_on(theatre.table(view), theatre.cells, day, within=region_id)
     features = []
-    for side in ("UA", "contested"):
-        row = held.iloc[SIDE_CODES[side]]
+    kinds = {"UA": "salient", "contested": "salient-contested", "UA inferred": "salient-inferred"}
+    for side, kind in kinds.items():
+        row = held.iloc[STATUS_CODES[side]]
         geom = row.geometry
         features.append(
             {
                 "type": "Feature",
                 "geometry": None if geom is None or geom.is_empty else mapping(geom),
                 "properties": {
-                    "kind": "salient" if side == "UA" else "salient-contested",
+                    "kind": kind,
                     "region_id": region_id,
                     "side": side,
                     "view": view.label,
@@ -134,9 +168,7 @@ def _salient_features(
                     "area_km2": round(float(row["area_km2"]), 1),
                     "area_mi2": round(float(row["area_mi2"]), 1),
                     "cells": int(row["cells"]),
-                    "method": "union of settlement cells whose settlement the view gives to "
-                    f"{side} (cells: Voronoi, max radius "
-                    f"{settings.CELL_MAX_RADIUS_M / 1000:g} km)",
+                    "method": _METHOD.format(side=side),
                 },
             }
         )
@@ -210,6 +242,8 @@ def geocode_to_features(
         base["features"] = _salient_features(theatre, best.place_id, on, claimant)
     elif best.kind == "region":
         base["features"] = [_region_feature(theatre, best.place_id)]
+    elif best.kind == "district":
+        base["features"] = [_district_feature(theatre, best.place_id)]
     else:
         base["features"] = [_settlement_feature(theatre, best, on, claimant)]
     return base

@@ -295,6 +295,10 @@ class Canvas:
             self._draw_places()
             self._draw_texts()
 
+    def _short(self, view: str) -> str:
+        """The view's legend label, saying whether it is its own word or filled."""
+        return self.theatre.view(view).short
+
     def _add(self, artist: Artist) -> None:
         self._dynamic.append(artist)
 
@@ -327,7 +331,7 @@ class Canvas:
                         "linestyle": "--" if side == "contested" else "-",
                         "zorder": 3,
                     }
-                    label = f"{capital(SIDE_LABELS[side])}: {view}, {area}"
+                    label = f"{capital(SIDE_LABELS[side])}: {self._short(view)}, {area}"
                     handle: Artist = Patch(**style)
                 else:
                     style = {
@@ -337,7 +341,7 @@ class Canvas:
                         "linestyle": (0, (4, 2)) if i == 1 else (0, (1, 1.5)),
                         "zorder": 5,
                     }
-                    label = f"{capital(SIDE_LABELS[side])}: {view} (outline), {area}"
+                    label = f"{capital(SIDE_LABELS[side])}: {self._short(view)} (outline), {area}"
                     handle = Patch(**style)
                 self._patch([row.geometry], **style)
                 handle.set_label(label)

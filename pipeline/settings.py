@@ -43,6 +43,19 @@ EQUAL_AREA_CRS: str = "+proj=laea +lat_0=51 +lon_0=35 +x_0=0 +y_0=0 +datum=WGS84
 CELL_MAX_RADIUS_M: float = 5_000.0
 """A settlement's cell extends at most this far from its point; the rest is open ground."""
 
+FRONT_ZONE_M: float = 15_000.0
+"""Within this distance of a settlement named in a claim, cells are not capped: the ground
+between settlements is split between them (the front zone)."""
+
+ZONE_GRID_M: float = 2_000.0
+"""Side of the grid squares that cut cells inside the front zone (the unit of inferred
+ground), in metres."""
+
+MAP_PRECISION_M: float = 5_000.0
+"""Extract settlements known less precisely than this (estimated post-office points) are
+found by name but get no territory cell: a point 30 km off would move the wrong ground.
+Curated points keep their cell whatever their stated precision (each was placed by hand)."""
+
 SQ_MILES_PER_KM2: float = 1.0 / 2.589988110336
 """Square miles in a square kilometre (1 mi = 1.609344 km exactly)."""
 
@@ -51,6 +64,17 @@ THEATRE_START: dt.date = dt.date(2024, 8, 6)
 
 SIDES: tuple[str, ...] = ("UA", "RU", "contested")
 """Sides a claim can give a place to."""
+
+STATUSES: tuple[str, ...] = (*SIDES, "UA inferred", "RU inferred")
+"""What a map can say of a piece of ground: a claimed side, or a side inferred from the
+claims around it (see :mod:`pipeline.inference`). Codes in status arrays follow this order."""
+
+CONTESTED_LAPSE_DAYS: int = 30
+"""A report of fighting at a settlement that no newer claim follows lapses after this many
+days (the settlement returns to its status before the report)."""
+
+INFER_MAX_EDGE_M: float = 12_000.0
+"""Longest edge of a triangle of one side's held settlements that encloses inferred ground."""
 
 FUZZY_CUTOFF: float = 85.0
 """Lowest rapidfuzz score (0-100) at which a name is offered as a candidate."""

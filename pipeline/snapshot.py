@@ -48,8 +48,9 @@ MAX_TITLE_CHARS = 200
 """Longest title a figure accepts (it must fit the figure's title line)."""
 
 ATTRIBUTION = (
-    "Settlements: GeoNames (CC BY 4.0) and cited sources. "
-    "Borders: © OpenStreetMap contributors (ODbL), Natural Earth (public domain)."
+    "Settlements: GeoNames (CC BY 4.0; postal codes CC BY 3.0), Who's On First (CC0/CC BY) "
+    "and cited sources. Borders and districts: © OpenStreetMap contributors (ODbL), "
+    "Natural Earth (public domain)."
 )
 """What every figure made from ``data/geo/`` must credit (see ``data/geo/SOURCES.md``)."""
 
@@ -291,11 +292,15 @@ def view_name(theatre: Theatre, view: str) -> str:
     Returns
     -------
     str
-        For example ``"General Staff of Ukraine's Armed Forces / Ukrainian officials"``.
+        For example ``"General Staff of Ukraine's Armed Forces / Ukrainian officials
+        (own word only)"``.
     """
-    if view in theatre.claimants:
-        return plain_text(theatre.claimants[view].name, max_chars=MAX_NAME_CHARS)
-    return f"consolidated ({theatre.view(view).label})"
+    parsed = theatre.view(view)
+    if parsed.claimant is not None and parsed.claimant in theatre.claimants:
+        name = plain_text(theatre.claimants[parsed.claimant].name, max_chars=MAX_NAME_CHARS)
+        how = "own word only" if parsed.own else "silence filled from other claimants"
+        return f"{name} ({how})"
+    return f"consolidated ({parsed.label})"
 
 
 def contributors(theatre: Theatre, view: str) -> set[str]:

@@ -22,11 +22,24 @@ Consolidated view over a set of claimants
 
 In both views, claims of one date that disagree (e.g. two sources of the same claimant)
 make the settlement ``contested``; a claim is never silently dropped.
+
+Reports of fighting lapse
+    A ``contested`` claim reports fighting at a moment ("attacks repelled near X"). Unless
+    a newer claim speaks of the settlement within
+    :data:`pipeline.settings.CONTESTED_LAPSE_DAYS`, the report lapses and the settlement
+    returns to the status it had before it; a change date records the lapse. Denials and
+    the "not conceded" rule do not lapse: they are a claimant's standing word.
+
+Inferred ground
+    Given an :class:`pipeline.inference.Inference`, ground nobody in the view named that
+    lies among one side's held settlements is marked ``UA inferred``/``RU inferred``
+    (see :mod:`pipeline.inference`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -39,12 +52,17 @@ from numpy.typing import NDArray
 
 from pipeline import settings
 from pipeline.errors import InputError
+from pipeline.inference import Inference
 from pipeline.territory import dissolve_cells
 
 SIDE_CODES: dict[str, int] = {side: i for i, side in enumerate(settings.SIDES)}
 """Side name to the small integer stored in status arrays (UA 0, RU 1, contested 2)."""
 
+STATUS_CODES: dict[str, int] = {status: i for i, status in enumerate(settings.STATUSES)}
+"""Every status a cell can have, claimed or inferred (UA inferred 3, RU inferred 4)."""
+
 _NEVER = np.iinfo(np.int32).min
+_FOREVER = np.iinfo(np.int32).max
 
 
 @dataclass(frozen=True)
@@ -64,19 +82,51 @@ class View:
         for their own side makes the settlement contested.
     side : str or None
         The side the claimant belongs to (``UA``/``RU``), None for independent ones.
+    own : bool
+        True for an *own word only* view (``own:ua-gs``, or an uploaded map's view): only
+        the claimant's claims count and its silence is unknown (the ground keeps its
+        country's side and is not drawn as anyone's).
+    private : bool
+        An analyst's uploaded map: own word by nature, spelt by its bare name.
     """
 
     claimant: str | None
     sources: tuple[str, ...]
     opponents: tuple[str, ...] = ()
     side: str | None = None
+    own: bool = False
+    private: bool = False
 
     @property
     def label(self) -> str:
-        """Short label: the claimant id, or ``consolidated:a+b+c``."""
+        """Short label: ``ua-gs``, ``own:ua-gs`` or ``consolidated:a+b+c``."""
         if self.claimant is not None:
-            return self.claimant
+            return f"own:{self.claimant}" if self.own and not self.private else self.claimant
         return "consolidated:" + "+".join(self.sources)
+
+    @property
+    def short(self) -> str:
+        """Label saying how the view is built, for legends: ``ua-gs (filled)``."""
+        if self.claimant is None:
+            return self.label
+        return f"{self.claimant} ({'own word' if self.own else 'filled'})"
+
+    @property
+    def description(self) -> str:
+        """How the view is built, in words, for legends, figures and exports.
+
+        Returns
+        -------
+        str
+            E.g. ``"ua-gs, own word only (silence unknown)"`` or ``"ua-gs, filled from
+            deepstate, isw (opposed: ru-mod)"``.
+        """
+        if self.claimant is None:
+            return f"consolidated over {', '.join(self.sources) or 'no claimant'}"
+        if self.own:
+            return f"{self.claimant}, own word only (silence unknown)"
+        filled = f"{self.claimant}, filled from {', '.join(self.sources) or 'no one'}"
+        return f"{filled} (opposed: {', '.join(self.opponents)})" if self.opponents else filled
 
 
 def parse_view(
@@ -90,7 +140,8 @@ def parse_view(
     Parameters
     ----------
     spec : str
-        A claimant id (``ua-gs``), ``consolidated`` (all claimants) or
+        A claimant id (``ua-gs``: its word, silence filled from the others),
+        ``own:ua-gs`` (its word only), ``consolidated`` (all claimants) or
         ``consolidated:ua-gs+isw`` (a chosen set; ``,`` also separates).
     known : sequence of str
         Known claimant ids.
@@ -114,12 +165,23 @@ def parse_view(
 
     Examples
     --------
-    >>> parse_view("consolidated:isw+deepstate", ["ru-mod", "ua-gs", "deepstate", "isw"])
-    View(claimant=None, sources=('deepstate', 'isw'), opponents=(), side=None)
+    >>> parse_view("consolidated:isw+deepstate", ["ru-mod", "ua-gs", "deepstate", "isw"]).label
+    'consolidated:deepstate+isw'
+    >>> parse_view("own:isw", ["ru-mod", "ua-gs", "deepstate", "isw"]).description
+    'isw, own word only (silence unknown)'
     """
     text = spec.strip()
     if text in private and text in known:
-        return View(text, (), (), None)
+        return View(text, (), (), None, own=True, private=True)
+    if text.startswith("own:"):
+        who = text.split(":", 1)[1].strip()
+        if who not in known:
+            msg = f"unknown claimant {who!r} in view {spec!r}; known: {', '.join(known)}"
+            raise InputError(msg)
+        if who in private:
+            return View(who, (), (), None, own=True, private=True)
+        side = (affiliations or {}).get(who, "independent")
+        return View(who, (), (), side if side in ("UA", "RU") else None, own=True)
     if text == "consolidated":
         return View(None, tuple(sorted(k for k in known if k not in private)))
     if text.startswith("consolidated:"):
@@ -229,6 +291,9 @@ class StatusTable:
         ``int8 [n_cells]``: side of each cell before any claim (its country).
     place_ids : tuple of str
         Settlement ids in the order of ``place_status`` columns.
+    inferred : tuple of (numpy.ndarray, numpy.ndarray)
+        Per date (empty when no inference ran): the cells inferred to a side and their
+        inferred status codes (see :mod:`pipeline.inference`).
     """
 
     view: View
@@ -237,6 +302,7 @@ class StatusTable:
     cell_place: NDArray[np.int64]
     baseline: NDArray[np.int8]
     place_ids: tuple[str, ...]
+    inferred: tuple[tuple[NDArray[np.int64], NDArray[np.int8]], ...] = ()
 
     @cached_property
     def _days(self) -> NDArray[np.datetime64]:
@@ -266,7 +332,7 @@ class StatusTable:
         return int(np.searchsorted(self._days, np.datetime64(day, "D"), side="right")) - 1
 
     def cell_status(self, day: dt.date) -> NDArray[np.int8]:
-        """Side code of every cell on a date.
+        """Status code of every cell on a date, inferred ground included.
 
         Parameters
         ----------
@@ -284,11 +350,19 @@ class StatusTable:
         status = self.baseline.copy()
         has_place = self.cell_place >= 0
         status[has_place] = self.place_status[row, self.cell_place[has_place]]
+        if self.inferred:
+            cells, codes = self.inferred[row]
+            status[cells] = codes
         return status
 
 
-def status_table(cells: gpd.GeoDataFrame, events: pd.DataFrame, view: View) -> StatusTable:
-    """Compute the side of every settlement at every change date of a view.
+def status_table(
+    cells: gpd.GeoDataFrame,
+    events: pd.DataFrame,
+    view: View,
+    inference: Inference | None = None,
+) -> StatusTable:
+    """Compute the status of every settlement at every change date of a view.
 
     Parameters
     ----------
@@ -298,6 +372,9 @@ def status_table(cells: gpd.GeoDataFrame, events: pd.DataFrame, view: View) -> S
         Events from :func:`map_events`. Events at places without a cell are ignored.
     view : View
         Whose map.
+    inference : Inference, optional
+        When given, unclaimed settlements enclosed by a side's held ones are marked
+        ``UA inferred``/``RU inferred`` on each date (see :mod:`pipeline.inference`).
 
     Returns
     -------
@@ -327,6 +404,8 @@ def status_table(cells: gpd.GeoDataFrame, events: pd.DataFrame, view: View) -> S
     status = place_base.copy()
     dates: list[dt.date] = []
     rows: list[NDArray[np.int8]] = []
+    inferred: list[tuple[NDArray[np.int64], NDArray[np.int8]]] = []
+    has_place = cell_place >= 0
     days = np.array([d.toordinal() for d in ev["date"]], dtype=np.int64)
     pidx = np.array([index[p] for p in ev["place_id"]], dtype=np.int64)
     bits = np.array([1 << SIDE_CODES[s] for s in ev["side"]], dtype=np.int64)
@@ -335,29 +414,69 @@ def status_table(cells: gpd.GeoDataFrame, events: pd.DataFrame, view: View) -> S
         0,
         np.where(ev["claimant"].isin(set(view.opponents)).to_numpy(), 2, 1),
     )
+    xy = inference.coordinates(place_ids) if inference is not None else np.empty((0, 2))
     other_side = {"UA": "RU", "RU": "UA"}.get(view.side or "")
     opponent_bit = 1 << SIDE_CODES[other_side] if other_side else 0
+    # A report of fighting (a "contested" claim, not a denial) lapses after
+    # CONTESTED_LAPSE_DAYS unless a newer claim speaks of the place: it then returns to
+    # the status it had before the report. Lapses after the ledger's last date are not
+    # applied, so the table's dates stay within the ledger.
+    reports = ((ev["side"] == "contested") & ~ev["denial"].astype(bool)).to_numpy()
+    last_day = max((d.toordinal() for d in events["date"]), default=0)
+    lapse = int(settings.CONTESTED_LAPSE_DAYS)
+    before_report = place_base.copy()
+    pending: list[tuple[int, int, int]] = []
     start = 0
-    while start < len(ev):
+    while start < len(ev) or pending:
+        next_event = int(days[start]) if start < len(ev) else _FOREVER
+        today = min(next_event, pending[0][0] if pending else _FOREVER)
         end = start
-        while end < len(ev) and days[end] == days[start]:
+        while end < len(ev) and days[end] == today:
             end += 1
-        touched = set()
+        touched: set[int] = set()
+        reported: set[int] = set()
         for k in range(start, end):
             p, day_k, who = int(pidx[k]), int(days[k]), int(kind[k])
             if day_k > latest[who, p]:
                 latest[who, p], masks[who, p] = day_k, 0
             masks[who, p] |= int(bits[k])
             touched.add(p)
+            if reports[k]:
+                reported.add(p)
+        contested = SIDE_CODES["contested"]
         for p in touched:
+            was = int(status[p])
             status[p] = _resolve(latest[:, p], masks[:, p], int(place_base[p]), opponent_bit)
-        dates.append(dt.date.fromordinal(int(days[start])))
-        rows.append(status.copy())
+            if p in reported and status[p] == contested:
+                if was != contested:
+                    before_report[p] = was
+                if today + lapse <= last_day:
+                    heapq.heappush(pending, (today + lapse, p, today))
+        while pending and pending[0][0] == today:
+            _, p, reported_on = heapq.heappop(pending)
+            if int(latest[:, p].max()) == reported_on and status[p] == contested:
+                status[p] = before_report[p]
+                touched.add(p)
         start = end
+        if not touched:
+            continue
+        dates.append(dt.date.fromordinal(today))
+        rows.append(status.copy())
+        if inference is not None:
+            claimed = (latest != _NEVER).any(axis=0)
+            cells_now = baseline.copy()
+            cells_now[has_place] = status[cell_place[has_place]]
+            cell_open = np.ones(len(cell_place), dtype=bool)
+            cell_open[has_place] = ~claimed[cell_place[has_place]]
+            inferred.append(
+                inference.enclosed(
+                    xy, status, place_base, cells_now, cell_open, baseline, STATUS_CODES
+                )
+            )
     if not rows:
         return empty
     table = np.vstack(rows).astype(np.int8)
-    return StatusTable(view, tuple(dates), table, cell_place, baseline, place_ids)
+    return StatusTable(view, tuple(dates), table, cell_place, baseline, place_ids, tuple(inferred))
 
 
 def _region_mask(cells: gpd.GeoDataFrame, within: str | None) -> NDArray[np.bool_]:
@@ -397,13 +516,14 @@ def side_areas(
     Returns
     -------
     dict of str to float
-        ``{"UA": km², "RU": km², "contested": km²}``.
+        Every status of :data:`pipeline.settings.STATUSES` to km²: ``UA``, ``RU``,
+        ``contested``, ``UA inferred``, ``RU inferred``.
     """
     mask = _region_mask(cells, within)
     status = table.cell_status(day)
     weights = np.where(mask, cells["area_km2"].to_numpy(), 0.0)
-    sums = np.bincount(status, weights=weights, minlength=len(settings.SIDES))
-    return {side: float(sums[i]) for i, side in enumerate(settings.SIDES)}
+    sums = np.bincount(status, weights=weights, minlength=len(settings.STATUSES))
+    return {side: float(sums[i]) for i, side in enumerate(settings.STATUSES)}
 
 
 def polygons_on(
@@ -441,7 +561,7 @@ def polygons_on(
     if beyond_border:
         mask = mask & (status != table.baseline)
     rows: list[dict[str, object]] = []
-    for side, code in SIDE_CODES.items():
+    for side, code in STATUS_CODES.items():
         sel = mask & (status == code)
         rows.append(
             {
@@ -494,7 +614,7 @@ def change_between(
     before, after = table.cell_status(since), table.cell_status(day)
     area = cells["area_km2"].to_numpy()
     rows: list[dict[str, object]] = []
-    for side, code in SIDE_CODES.items():
+    for side, code in STATUS_CODES.items():
         for change, sel in (
             ("gained", (after == code) & (before != code)),
             ("lost", (before == code) & (after != code)),
@@ -546,8 +666,8 @@ def disagreement(
     a, b = table_a.cell_status(day), table_b.cell_status(day)
     area = cells["area_km2"].to_numpy()
     rows: list[dict[str, object]] = []
-    for side_a, ca in SIDE_CODES.items():
-        for side_b, cb in SIDE_CODES.items():
+    for side_a, ca in STATUS_CODES.items():
+        for side_b, cb in STATUS_CODES.items():
             sel = mask & (a == ca) & (b == cb)
             if ca == cb or not sel.any():
                 continue
@@ -614,27 +734,25 @@ def area_series(
     InputError
         When ``side`` is not a known side.
     """
-    if side not in SIDE_CODES:
-        msg = f"unknown side {side!r}; expected UA, RU or contested"
+    if side not in STATUS_CODES:
+        msg = f"unknown side {side!r}; expected one of {', '.join(settings.STATUSES)}"
         raise InputError(msg)
-    code = SIDE_CODES[side]
+    code = STATUS_CODES[side]
     mask = _region_mask(cells, within)
     area = np.where(mask, cells["area_km2"].to_numpy(), 0.0)
-    has_place = table.cell_place >= 0
-    open_area = float(area[~has_place & (table.baseline == code)].sum())
-    place_area = np.bincount(
-        table.cell_place[has_place], weights=area[has_place], minlength=len(table.place_ids)
-    )
     if dates is None:
         first = [table.dates[0] - dt.timedelta(days=1)] if table.dates else []
         days = first + list(table.dates)
     else:
         days = sorted(dates)
     # One value per change date, then the value before any claim (picked by row -1).
-    held = (table.place_status == code).astype(np.float64) @ place_area
-    held = np.append(held, place_area[table.place_baseline == code].sum())
+    held = np.array(
+        [area[table.cell_status(d) == code].sum() for d in table.dates]
+        + [area[table.baseline == code].sum()],
+        dtype=np.float64,
+    )
     rows = np.array([table.row_on(day) for day in days], dtype=np.int64)
-    km2 = np.round(open_area + held[rows], 3)
+    km2 = np.round(held[rows], 3)
     return pd.DataFrame(
         {
             "date": [d.isoformat() for d in days],
@@ -662,8 +780,9 @@ def area_chart_frame(
     Returns
     -------
     pandas.DataFrame
-        ``view``, ``date`` (ISO), ``measure`` (``held by Ukraine`` or ``held or
-        contested``) and ``area_km2``, at the union of the views' change dates.
+        ``view``, ``date`` (ISO), ``measure`` (``held by Ukraine``, ``held or
+        contested``, ``held, contested or inferred``) and ``area_km2``, at the union of
+        the views' change dates.
     """
     days = sorted(set().union(*(t.dates for t in tables)))
     if days:
@@ -672,9 +791,14 @@ def area_chart_frame(
     for table in tables:
         ua = area_series(table, cells, "UA", within, days)
         contested = area_series(table, cells, "contested", within, days)
+        inferred = area_series(table, cells, "UA inferred", within, days)
         for measure, values in (
             ("held by Ukraine", ua["area_km2"]),
             ("held or contested", ua["area_km2"] + contested["area_km2"]),
+            (
+                "held, contested or inferred",
+                ua["area_km2"] + contested["area_km2"] + inferred["area_km2"],
+            ),
         ):
             parts.append(
                 pd.DataFrame(

@@ -19,7 +19,9 @@ from typing import Any, cast
 
 import folium
 import geopandas as gpd
+import numpy as np
 import shapely
+import shapely.errors
 import shapely.geometry
 
 from pipeline import settings
@@ -36,8 +38,14 @@ from pipeline._leaflet import (
 )
 from pipeline.build import Theatre
 
-SIDE_COLOURS: dict[str, str] = {"UA": "#1f5fbf", "RU": "#c8102e", "contested": "#8a8a8a"}
-"""Fill colour of each side, the same everywhere in the product."""
+SIDE_COLOURS: dict[str, str] = {
+    "UA": "#1f5fbf",
+    "RU": "#c8102e",
+    "contested": "#8a8a8a",
+    "UA inferred": "#8fb1e3",
+    "RU inferred": "#eb9aa6",
+}
+"""Fill colour of each status, the same everywhere in the product (inferred: lighter)."""
 
 DISAGREEMENT_COLOUR = "#7b2cbf"
 """Outline and hatch colour of ground where two views disagree."""
@@ -46,6 +54,8 @@ SIDE_LABELS: dict[str, str] = {
     "UA": "held by Ukraine",
     "RU": "held by Russia",
     "contested": "contested",
+    "UA inferred": "inferred Ukrainian (unclaimed, enclosed by Ukrainian-held settlements)",
+    "RU inferred": "inferred Russian (unclaimed, enclosed by Russian-held settlements)",
 }
 
 SIMPLIFY_DEG = 0.0006
@@ -53,8 +63,21 @@ SIMPLIFY_DEG = 0.0006
 
 
 def _geojson(geom: shapely.Geometry) -> dict[str, Any]:
-    """GeoJSON geometry simplified for drawing, coordinates rounded to 5 decimals."""
-    small = shapely.set_precision(shapely.simplify(geom, SIMPLIFY_DEG), 1e-4)
+    """GeoJSON geometry simplified for drawing, snapped to a 1e-4 degree grid.
+
+    A simplified polygon can be invalid (a hole touching its shell); it is then repaired
+    with ``make_valid`` before snapping, and if snapping still fails its coordinates are
+    rounded as they are.
+    """
+    simple = shapely.simplify(geom, SIMPLIFY_DEG)
+    try:
+        small = shapely.set_precision(simple, 1e-4)
+    except shapely.errors.GEOSException:
+        repaired = shapely.make_valid(simple)
+        try:
+            small = shapely.set_precision(repaired, 1e-4)
+        except shapely.errors.GEOSException:
+            small = shapely.transform(repaired, lambda xy: np.round(xy, 4))
     return dict(shapely.geometry.mapping(cast("shapely.geometry.base.BaseGeometry", small)))
 
 
@@ -63,7 +86,7 @@ def _style(side: str, primary: bool) -> dict[str, Any]:
         "fillColor": SIDE_COLOURS[side],
         "color": SIDE_COLOURS[side],
         "weight": 1 if primary else 2,
-        "fillOpacity": 0.45 if primary else 0.0,
+        "fillOpacity": (0.3 if "inferred" in side else 0.45) if primary else 0.0,
         "dashArray": "4 4" if side == "contested" or not primary else None,
     }
 
@@ -251,7 +274,7 @@ def base_map(
             if static_url
             else playback_data(theatre, playback)
         )
-        Playback(source, playback, [SIDE_COLOURS[side] for side in settings.SIDES]).add_to(fmap)
+        Playback(source, playback, [SIDE_COLOURS[s] for s in settings.STATUSES]).add_to(fmap)
     return fmap
 
 
@@ -295,13 +318,14 @@ def ground_layer(
     # call on every rerun. Labels are plain text: the tooltip shows them as text nodes.
     for i, view in enumerate(views):
         held = theatre.ground(view, day)
+        how = theatre.view(view).description
         features = [
             _feature(
                 row.geometry,
                 {
                     "style": _style(row.side, i == 0),
                     "label": (
-                        f"{view}: {SIDE_LABELS[row.side]} on {day.isoformat()}, "
+                        f"{how}: {SIDE_LABELS[row.side]} on {day.isoformat()}, "
                         f"{row.area_km2:,.0f} km² ({row.area_mi2:,.0f} mi²)"
                     ),
                 },
@@ -395,7 +419,8 @@ def playback_data(theatre: Theatre, view: str) -> dict[str, Any]:
 
     Only the cells whose side ever differs from their country's are sent, once, as
     GeoJSON; each change date is then one character per cell (``0`` UA, ``1`` RU,
-    ``2`` contested), so a whole timeline costs little more than one map.
+    ``2`` contested, ``3``/``4`` inferred UA/RU), so a whole timeline costs little more
+    than one map.
 
     Parameters
     ----------

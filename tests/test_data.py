@@ -69,8 +69,8 @@ def test_every_place_has_source_licence_and_precision(kursk: Theatre) -> None:
     assert (located.loc[~located["verified"], "precision_m"] >= 1000).all()
 
 
-def test_no_two_located_places_share_a_point(kursk: Theatre) -> None:
-    pl = kursk.places[kursk.places["located"]]
+def test_no_two_mapped_places_share_a_point(kursk: Theatre) -> None:
+    pl = kursk.places[kursk.places["mapped"]]
     xy = pd.Series([(round(g.x, 4), round(g.y, 4)) for g in pl.geometry])
     assert not xy.duplicated().any(), pl[xy.duplicated(keep=False).to_numpy()][["place_id", "name"]]
 
@@ -79,10 +79,19 @@ def test_every_point_lies_in_the_theatre_and_its_own_country(kursk: Theatre) -> 
     from pipeline.boundaries import countries_gdf
 
     countries = countries_gdf(DATA).set_index("country")
-    pl = kursk.places[kursk.places["located"]]
+    pl = kursk.places[kursk.places["mapped"]]
     for country, part in pl.groupby("country"):
         outside = part[~part.geometry.within(countries.loc[country].geometry)]
         assert outside.empty, outside[["place_id", "name"]]
+
+
+def test_imprecise_or_shared_points_are_not_mapped(kursk: Theatre) -> None:
+    pl = kursk.places
+    unmapped = pl[pl["located"] & ~pl["mapped"]]
+    assert len(unmapped) > 0
+    assert unmapped["dense"].all()
+    mapped_ids = set(kursk.cells["place_id"].dropna())
+    assert mapped_ids.isdisjoint(unmapped["place_id"])
 
 
 def test_every_claim_has_a_source(kursk: Theatre) -> None:

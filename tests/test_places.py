@@ -119,7 +119,7 @@ def test_popovka_is_ambiguous_without_context(gaz: Gazetteer) -> None:
 
 def test_unknown_name_suggests_the_closest(gaz: Gazetteer) -> None:
     with pytest.raises(PlaceNotFoundError) as info:
-        gaz.lookup("Gornalovka")
+        gaz.lookup("Gornalburg")
     assert any("Gornal" in s for s in info.value.suggestions)
 
 
@@ -133,3 +133,54 @@ def test_unlocated_villages_are_reported(kursk: Theatre) -> None:
     assert len(unlocated) > 0
     assert unlocated.geometry.isna().all()
     assert (unlocated["place_id"].str.startswith("cur-")).all()
+
+
+@pytest.mark.parametrize(
+    ("query", "district_id"),
+    [
+        ("Sudzhansky district", "ru-krs-sudzhansky-district"),
+        ("Sudzha district", "ru-krs-sudzhansky-district"),
+        ("Суджанский район", "ru-krs-sudzhansky-district"),
+        ("Korenevo district", "ru-krs-korenevsky-district"),
+        ("Glushkovsky raion", "ru-krs-glushkovsky-district"),
+        ("Sumy raion", "wof-102088997"),
+    ],
+)
+def test_districts_resolve_by_name_or_seat(gaz: Gazetteer, query: str, district_id: str) -> None:
+    res = gaz.resolve(query)
+    assert res.kind == "district"
+    assert not res.ambiguous
+    assert res.best.place_id == district_id
+
+
+@pytest.mark.parametrize(
+    ("query", "place_id"),
+    [
+        ("Basivka, Sumy raion", "gn-712763"),
+        ("Basivka, Romenskyi raion", "wof-1242830905"),
+    ],
+)
+def test_a_district_as_context_picks_the_namesake_inside_it(
+    gaz: Gazetteer, query: str, place_id: str
+) -> None:
+    assert gaz.lookup(query).place_id == place_id
+
+
+def test_a_curated_village_outranks_a_dense_namesake(gaz: Gazetteer) -> None:
+    res = gaz.resolve("Makhnovka")
+    assert not res.ambiguous
+    assert res.best.place_id == "cur-makhnovka"
+    assert any(c.place_id.startswith("wof-") for c in res.candidates[1:])
+
+
+def test_district_geocodes_to_its_sourced_polygon(kursk: Theatre) -> None:
+    from pipeline.geocode import geocode_to_features
+
+    out = geocode_to_features(kursk, "Sudzhansky district")
+    (feature,) = out["features"]
+    props = feature["properties"]
+    assert feature["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    assert props["kind"] == "district"
+    assert "OpenStreetMap" in props["source"]
+    assert "ODbL" in props["licence"]
+    assert 500 < props["area_km2"] < 2_000

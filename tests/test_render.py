@@ -19,7 +19,14 @@ from pipeline.build import Theatre
 from pipeline.errors import InputError
 from pipeline.extent import TO_DRAW
 from pipeline.render import FILL_ALPHA, LAND_COLOURS, OFFLINE_STYLE, Canvas, compare_figure, render
-from pipeline.snapshot import Size, Snapshot, data_version, figure_id, make_snapshot
+from pipeline.snapshot import (
+    Size,
+    Snapshot,
+    data_version,
+    drawn_layers,
+    figure_id,
+    make_snapshot,
+)
 from pipeline.webmap import SIDE_COLOURS
 
 AUG25 = dt.date(2024, 8, 25)
@@ -97,15 +104,21 @@ def test_svg_keeps_its_text(kursk: Theatre) -> None:
     assert len(canvas.labelled) >= 10
     for pid in canvas.labelled:
         assert f">{names[pid]}" in svg
+    layers = drawn_layers(kursk, snap)
+    ground = layers["ground"]
+    ua = ground[(ground["view"] == "ua-gs") & (ground["side"] == "UA")]["area_km2"].iloc[0]
+    differ = layers["disagreement"]["area_km2"].sum()
     for text in (
         "Claimed control on 25 August 2024",  # title
         "25 Aug 2024",  # date stamp
-        "Held by Ukraine: ua-gs, 142 km²",  # legend
-        "ua-gs and ru-mod disagree: 74 km²",
+        f"Held by Ukraine: ua-gs (filled), {ua:,.0f} km²",  # legend
+        f"ua-gs and ru-mod disagree: {differ:,.0f} km²",
         "gained since 2024-08-12",
         "Russia–Ukraine border",
-        "GeoNames (CC BY 4.0)",  # source line
-        "© OpenStreetMap contributors (ODbL)",
+        "GeoNames (CC BY 4.0; postal codes CC BY 3.0)",  # source line
+        "Who's On First (CC0/CC BY)",
+        "© OpenStreetMap contributors",
+        "(ODbL)",
         "Natural Earth",
         "General Staff of Ukraine",  # the claimant by name
         f"data {data_version(kursk)}",  # stamp
