@@ -201,7 +201,7 @@ def chart_spec(_t: Theatre, fingerprint: str, views: tuple[str, ...]) -> dict[st
         .encode(
             x=alt.X("date:T", title=None),
             y=alt.Y("area_km2:Q", title="km² of Kursk Oblast"),
-            color=alt.Color("view:N", title="view", scale=view_scale([*_t.claimants])),
+            color=alt.Color("view:N", title="view", scale=view_scale([*_t.claimants, *views])),
             strokeDash=alt.StrokeDash("measure:N", title=None),
             tooltip=["view:N", "measure:N", "date:T", "area_km2:Q"],
         )

@@ -43,7 +43,7 @@ EQUAL_AREA_CRS: str = "+proj=laea +lat_0=51 +lon_0=35 +x_0=0 +y_0=0 +datum=WGS84
 CELL_MAX_RADIUS_M: float = 5_000.0
 """A settlement's cell extends at most this far from its point; the rest is open ground."""
 
-FRONT_ZONE_M: float = 15_000.0
+FRONT_ZONE_M: float = 8_000.0
 """Within this distance of a settlement named in a claim, cells are not capped: the ground
 between settlements is split between them (the front zone)."""
 
