@@ -39,7 +39,7 @@ def _median(fn: Callable[[], object], runs: int) -> float:
 def _naive_png(t: Theatre, extent: tuple[float, float, float, float]) -> bytes:
     status = t.table("ua-gs").cell_status(DAY)
     cells = t.cells.to_crs(settings.EQUAL_AREA_CRS)
-    colours = np.array([SIDE_COLOURS[s] for s in settings.SIDES])[status]
+    colours = np.array([SIDE_COLOURS[s] for s in settings.STATUSES])[status]
     fig, ax = plt.subplots(figsize=(1600 / 150, 1200 / 150), dpi=150)
     cells.plot(ax=ax, color=colours, alpha=0.5, edgecolor="none")
     t.regions.to_crs(settings.EQUAL_AREA_CRS).boundary.plot(ax=ax, color="grey", linewidth=0.6)

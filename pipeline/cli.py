@@ -365,16 +365,20 @@ def cmd_build(theatre: Theatre, out: TextIO) -> int:
             file=out,
         )
     print(
-        f"places: {len(pl)} settlements ({int((~is_curated).sum())} GeoNames, "
+        f"places: {len(pl)} settlements ({int((~is_curated & ~pl['dense']).sum())} GeoNames "
+        f"cities500, {int(pl['dense'].sum())} from the dense extracts, "
         f"{int(is_curated.sum())} curated); located {int(pl['located'].sum())}, "
+        f"with a cell {int(pl['mapped'].sum())}, "
         f"unverified {int((pl['located'] & ~pl['verified']).sum())}, "
         f"unlocated {int((~pl['located']).sum())}",
         file=out,
     )
     n_open = int(cells["place_id"].isna().sum())
     print(
-        f"cells: {len(cells) - n_open} settlement pieces, {n_open} open-ground pieces, "
-        f"radius {settings.CELL_MAX_RADIUS_M / 1000:g} km",
+        f"cells: {len(cells) - n_open} settlement pieces, {n_open} open-ground pieces; "
+        f"uncapped within {settings.FRONT_ZONE_M / 1000:g} km of a named settlement "
+        f"(cut by a {settings.ZONE_GRID_M / 1000:g} km grid), else at most "
+        f"{settings.CELL_MAX_RADIUS_M / 1000:g} km",
         file=out,
     )
     kinds = ledger["kind"].value_counts().to_dict()
@@ -388,7 +392,7 @@ def cmd_build(theatre: Theatre, out: TextIO) -> int:
     control = ledger["kind"] == "control"
     print(
         f"control claims on the map: {int((control & mapped).sum())}; "
-        f"at unlocated places: {int((control & ~mapped).sum())}",
+        f"at places without a cell: {int((control & ~mapped).sum())}",
         file=out,
     )
     print(f"fingerprint: {theatre.fingerprint}", file=out)
