@@ -29,7 +29,7 @@ date.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -66,6 +66,9 @@ class Inference:
     cell_xy: NDArray[np.float64]
     anchors: NDArray[np.float64]
     max_edge_m: float = settings.INFER_MAX_EDGE_M
+    _enclosures: dict[bytes, shapely.Geometry] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def from_frames(
@@ -211,7 +214,11 @@ class Inference:
             held = (status == code) & (base != code) & valid
             if not held.any():
                 continue
-            area = self.enclosure(xy[held])
+            # Consecutive change dates mostly hold the same settlements: triangulate once.
+            key = xy[held].tobytes()
+            if key not in self._enclosures:
+                self._enclosures[key] = self.enclosure(xy[held])
+            area = self._enclosures[key]
             if shapely.is_empty(area):
                 continue
             idx = np.flatnonzero(
