@@ -57,6 +57,8 @@ def safe_members(data: bytes, file_name: str) -> dict[str, zipfile.ZipInfo]:
     members: dict[str, zipfile.ZipInfo] = {}
     for info in infos:
         name = info.filename
+        if not name:
+            raise UploadError(file_name, "a zip member has an empty name")
         if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
             raise UploadError(file_name, f"zip member {name!r} has an absolute path")
         if ".." in PurePosixPath(name.replace("\\", "/")).parts:

@@ -504,6 +504,21 @@ def test_geojson_crs_pointing_at_a_server_fetches_nothing(listener: Listener, ki
 # Zip archives
 
 
+def test_zip_member_with_an_empty_name_is_refused() -> None:
+    # zipfile cannot write an empty name: write "e" and zero its length in both headers.
+    data = bytearray(_zip({"e": b"x"}, zipfile.ZIP_STORED))
+    local, central = data.find(b"PK\x03\x04"), data.find(b"PK\x01\x02")
+    struct.pack_into("<H", data, local + 26, 0)
+    struct.pack_into("<H", data, central + 28, 0)
+    del data[central + 46]  # the central name byte
+    del data[local + 30]  # the local name byte
+    end = data.find(b"PK\x05\x06")
+    struct.pack_into("<I", data, end + 16, central - 1)  # central directory offset
+    struct.pack_into("<I", data, end + 12, 46)  # central directory size
+    with pytest.raises(UploadError, match="empty name"):
+        read_upload(bytes(data), "areas.zip")
+
+
 def _renamed(parts: dict[str, bytes], stem: str) -> dict[str, bytes]:
     return {stem + Path(name).suffix: blob for name, blob in parts.items()}
 
