@@ -18,7 +18,7 @@ from typing import TypeVar
 import numpy as np
 import shapely
 
-from bench.app_bench import bench_browser, bench_script_time
+from bench.app_bench import bench_browser, bench_script_time, clear_caches
 from bench.snapshot_bench import bench_snapshots
 from bench.synthetic import START, synthetic_claims, synthetic_places, synthetic_regions
 from bench.truth_bench import bench_truth
@@ -40,18 +40,9 @@ def timed(fn: Callable[[], T]) -> tuple[T, float]:
 
 def bench_kursk() -> None:
     """Cold build, warm load and every view's timeline of the embedded theatre."""
-    from pipeline import boundaries, claims, places
-
     print("== Kursk theatre (data/geo) ==")
     with tempfile.TemporaryDirectory() as tmp:
-        for fn in (
-            boundaries.regions_gdf,
-            boundaries.districts_gdf,
-            places.places_gdf,
-            places.gazetteer,
-            claims.claims_df,
-        ):
-            fn.cache_clear()
+        clear_caches()
         theatre, cold = timed(lambda: load_theatre(settings.DATA_DIR, cache_dir=Path(tmp)))
         print(
             f"cold build (validate {len(theatre.claims)} claims, "

@@ -28,7 +28,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 DATES = [dt.date(2024, 8, 10) + dt.timedelta(days=17 * k) for k in range(10)]
 
 
-def _clear_caches() -> None:
+def clear_caches() -> None:
+    """Forget every in-process cache of the loaded data, for a cold measurement."""
     for fn in (
         boundaries.regions_gdf,
         boundaries.districts_gdf,
@@ -41,7 +42,7 @@ def _clear_caches() -> None:
 
 def naive_change(day: dt.date) -> int:
     """Everything a page without caching redoes on a date change; returns HTML bytes."""
-    _clear_caches()
+    clear_caches()
     with tempfile.TemporaryDirectory() as tmp:
         theatre = load_theatre(settings.DATA_DIR, cache_dir=Path(tmp))
         html = map_of_view(theatre, ["ua-gs", "ru-mod"], day).get_root().render()

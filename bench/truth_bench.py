@@ -12,10 +12,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import numpy as np
 import shapely
 
 from pipeline.build import Theatre
-from pipeline.timeline import STATUS_CODES, side_areas
+from pipeline.timeline import STATUS_CODES
 
 REGION = "RU-KRS"
 """The region the published figures are about."""
@@ -55,18 +56,18 @@ class TruthRow:
         return km2 / self.figure_km2
 
 
-def _parts(theatre: Theatre, view: str, day: dt.date) -> int:
-    table = theatre.table(view)
-    status = table.cell_status(day)
-    sel = (theatre.cells["region_id"] == REGION).to_numpy() & (
-        (status == STATUS_CODES["UA"])
-        | (status == STATUS_CODES["contested"])
-        | (status == STATUS_CODES["UA inferred"])
-    )
+def _measure(theatre: Theatre, view: str, day: dt.date) -> tuple[dict[str, float], int]:
+    """Areas of each status in the region, and the parts of its UA/contested/inferred ground."""
+    status = theatre.table(view).cell_status(day)
+    region = (theatre.cells["region_id"] == REGION).to_numpy()
+    area = theatre.cells["area_km2"].to_numpy()
+    areas = {s: float(area[region & (status == c)].sum()) for s, c in STATUS_CODES.items()}
+    held = [STATUS_CODES[s] for s in ("UA", "contested", "UA inferred")]
+    sel = region & np.isin(status, held)
     if not sel.any():
-        return 0
+        return areas, 0
     geom = shapely.coverage_union_all(theatre.cells.geometry.to_numpy()[sel])
-    return int(shapely.get_num_geometries(geom))
+    return areas, int(shapely.get_num_geometries(geom))
 
 
 def truth_rows(theatre: Theatre) -> list[TruthRow]:
@@ -93,7 +94,7 @@ def truth_rows(theatre: Theatre) -> list[TruthRow]:
     for fig in figures.to_dict("records"):
         claimant = str(fig["claimant"])
         for view in (claimant, f"own:{claimant}"):
-            areas = side_areas(theatre.table(view), theatre.cells, fig["date"], within=REGION)
+            areas, parts = _measure(theatre, view, fig["date"])
             rows.append(
                 TruthRow(
                     date=fig["date"],
@@ -103,7 +104,7 @@ def truth_rows(theatre: Theatre) -> list[TruthRow]:
                     ua_km2=areas["UA"],
                     contested_km2=areas["contested"],
                     inferred_km2=areas["UA inferred"],
-                    parts=_parts(theatre, view, fig["date"]),
+                    parts=parts,
                 )
             )
     return rows

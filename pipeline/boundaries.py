@@ -56,6 +56,23 @@ def require_crs(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
     return gdf
 
 
+def _read_polygons(path: Path, columns: tuple[str, ...], what: str) -> gpd.GeoDataFrame:
+    """Read polygons in EPSG:4326; every missing column and empty geometry is a problem.
+
+    The first of ``columns`` is the id that names a polygon in the messages.
+    """
+    gdf = require_crs(gpd.read_file(path, engine="pyogrio"), str(path))
+    problems = [f"missing column {c!r}" for c in columns if c not in gdf.columns]
+    problems += [
+        f"{what} {rid!r} has an empty geometry"
+        for rid, geom in zip(gdf.get(columns[0], []), gdf.geometry, strict=False)
+        if geom is None or geom.is_empty
+    ]
+    if problems:
+        raise DataError(str(path), problems)
+    return gdf.to_crs(settings.GEO_CRS)
+
+
 @lru_cache(maxsize=4)
 def regions_gdf(data_dir: Path = settings.DATA_DIR) -> gpd.GeoDataFrame:
     """Load the theatre's first-level regions.
@@ -76,17 +93,7 @@ def regions_gdf(data_dir: Path = settings.DATA_DIR) -> gpd.GeoDataFrame:
     DataError
         When the file lacks a column or a region has an empty geometry.
     """
-    path = data_dir / "regions.geojson"
-    gdf = require_crs(gpd.read_file(path, engine="pyogrio"), str(path))
-    problems = [f"missing column {c!r}" for c in REGION_COLUMNS if c not in gdf.columns]
-    problems += [
-        f"region {rid!r} has an empty geometry"
-        for rid, geom in zip(gdf.get("region_id", []), gdf.geometry, strict=False)
-        if geom is None or geom.is_empty
-    ]
-    if problems:
-        raise DataError(str(path), problems)
-    gdf = gdf.to_crs(settings.GEO_CRS)
+    gdf = _read_polygons(data_dir / "regions.geojson", REGION_COLUMNS, "region")
     gdf["area_km2"] = gdf.to_crs(settings.EQUAL_AREA_CRS).area / 1e6
     return gdf.sort_values("region_id").reset_index(drop=True)
 
@@ -186,16 +193,7 @@ def districts_gdf(data_dir: Path = settings.DATA_DIR) -> gpd.GeoDataFrame:
     path = data_dir / "raions.geojson"
     if not path.exists():
         return empty_districts()
-    gdf = require_crs(gpd.read_file(path, engine="pyogrio"), str(path))
-    problems = [f"missing column {c!r}" for c in DISTRICT_COLUMNS if c not in gdf.columns]
-    problems += [
-        f"district {rid!r} has an empty geometry"
-        for rid, geom in zip(gdf.get("raion_id", []), gdf.geometry, strict=False)
-        if geom is None or geom.is_empty
-    ]
-    if problems:
-        raise DataError(str(path), problems)
-    gdf = gdf.to_crs(settings.GEO_CRS)
+    gdf = _read_polygons(path, DISTRICT_COLUMNS, "district")
     for col in DISTRICT_COLUMNS:
         gdf[col] = gdf[col].fillna("").astype(str)
     gdf["area_km2"] = gdf.to_crs(settings.EQUAL_AREA_CRS).area / 1e6

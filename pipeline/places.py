@@ -107,65 +107,73 @@ def _split_names(value: object, sep: str) -> list[str]:
     return [n.strip() for n in value.split(sep) if n.strip()]
 
 
+def _number(column: pd.Series) -> pd.Series:
+    """A text column as floats, empty cells as NaN."""
+    return pd.to_numeric(column.replace("", np.nan))
+
+
+def _whole(column: pd.Series) -> pd.Series:
+    """A text column as nullable integers, empty cells as NA."""
+    return pd.to_numeric(column.replace("", None)).astype("Int64")
+
+
+def _spellings(raw: pd.DataFrame, sep: str) -> list[list[str]]:
+    """Each row's name, Russian and Ukrainian names (where present) and alternate names."""
+    cols = [c for c in ("name", "name_ru", "name_uk") if c in raw.columns]
+    return [
+        list(dict.fromkeys(n for n in (r[c] for c in cols) if n))
+        + _split_names(r["alt_names"], sep)
+        for r in raw.to_dict("records")
+    ]
+
+
+def _place_frame(raw: pd.DataFrame, names: list[list[str]], **columns: Any) -> pd.DataFrame:
+    """A settlement frame: the columns every source shares, read from ``raw``, then ``columns``."""
+    shared = {
+        "place_id": raw["place_id"],
+        "name": raw["name"],
+        "names": names,
+        "kind": "settlement",
+        "country": raw["country"],
+        "lat": _number(raw["lat"]),
+        "lon": _number(raw["lon"]),
+        "precision_m": _number(raw["precision_m"]),
+        "verified": raw["verified"].str.lower().isin(_TRUE),
+        "source": raw["source"],
+        "source_url": raw["source_url"],
+        "licence": raw["licence"],
+    }
+    return pd.DataFrame({**shared, **columns})
+
+
 def _geonames_frame(path: Path) -> pd.DataFrame:
     raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    names = [
-        [name, *_split_names(alt, "|")]
-        for name, alt in zip(raw["name"], raw["alt_names"], strict=True)
-    ]
-    return pd.DataFrame(
-        {
-            "place_id": raw["place_id"],
-            "name": raw["name"],
-            "names": names,
-            "kind": "settlement",
-            "country": raw["country"],
-            "region_id": raw["region_id"],
-            "lat": raw["lat"].astype(float),
-            "lon": raw["lon"].astype(float),
-            "precision_m": raw["precision_m"].astype(float),
-            "verified": raw["verified"].str.lower().isin(_TRUE),
-            "population": pd.to_numeric(raw["population"]).astype("Int64"),
-            "geonameid": pd.to_numeric(raw["geonameid"]).astype("Int64"),
-            "district_id": "",
-            "source": raw["source"],
-            "source_url": raw["source_url"],
-            "licence": raw["licence"],
-            "note": "",
-        }
+    return _place_frame(
+        raw,
+        _spellings(raw, "|"),
+        region_id=raw["region_id"],
+        population=_whole(raw["population"]),
+        geonameid=_whole(raw["geonameid"]),
+        district_id="",
+        note="",
     )
 
 
 def _extract_frame(path: Path) -> pd.DataFrame:
     """One dense gazetteer extract (``places_wof_ua.csv`` or ``places_postal_ru.csv``)."""
     raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    names = [
-        list(dict.fromkeys(n for n in (r["name"], r["name_ru"], r["name_uk"]) if n))
-        + _split_names(r["alt_names"], "|")
-        for r in raw.to_dict("records")
-    ]
     located = raw["located"].str.lower().isin(_TRUE)
-    return pd.DataFrame(
-        {
-            "place_id": raw["place_id"],
-            "name": raw["name"],
-            "names": names,
-            "kind": "settlement",
-            "country": raw["country"],
-            "region_id": raw["region_id"],
-            "lat": pd.to_numeric(raw["lat"].replace("", np.nan)).where(located),
-            "lon": pd.to_numeric(raw["lon"].replace("", np.nan)).where(located),
-            "precision_m": pd.to_numeric(raw["precision_m"].replace("", np.nan)),
-            "verified": raw["verified"].str.lower().isin(_TRUE),
-            "population": pd.to_numeric(raw["population"].replace("", None)).astype("Int64"),
-            "geonameid": pd.to_numeric(raw["geonameid"].replace("", None)).astype("Int64"),
-            "district_id": raw["district_id"],
-            "source": raw["source"],
-            "source_url": raw["source_url"],
-            "licence": raw["licence"],
-            "note": raw["note"],
-            "dense": True,
-        }
+    return _place_frame(
+        raw,
+        _spellings(raw, "|"),
+        region_id=raw["region_id"],
+        lat=_number(raw["lat"]).where(located),
+        lon=_number(raw["lon"]).where(located),
+        population=_whole(raw["population"]),
+        geonameid=_whole(raw["geonameid"]),
+        district_id=raw["district_id"],
+        note=raw["note"],
+        dense=True,
     )
 
 
@@ -305,35 +313,14 @@ def _curated_frame(
     problems += [f"duplicate place_id {d!r}" for d in dupes]
     if problems:
         raise DataError(str(path), problems)
-    names = [
-        [
-            r["name"],
-            *([r["name_ru"]] if r["name_ru"] else []),
-            *([r["name_uk"]] if r["name_uk"] else []),
-            *_split_names(r["alt_names"], ";"),
-        ]
-        for _, r in raw.iterrows()
-    ]
-    return pd.DataFrame(
-        {
-            "place_id": raw["place_id"],
-            "name": raw["name"],
-            "names": names,
-            "kind": "settlement",
-            "country": raw["country"],
-            "region_id": region_col,
-            "lat": pd.to_numeric(raw["lat"].replace("", np.nan)),
-            "lon": pd.to_numeric(raw["lon"].replace("", np.nan)),
-            "precision_m": pd.to_numeric(raw["precision_m"].replace("", np.nan)),
-            "verified": raw["verified"].str.lower().isin(_TRUE),
-            "population": pd.array([pd.NA] * len(raw), dtype="Int64"),
-            "geonameid": pd.array([pd.NA] * len(raw), dtype="Int64"),
-            "district_id": _district_ids(raw, region_col, districts),
-            "source": raw["source"],
-            "source_url": raw["source_url"],
-            "licence": raw["licence"],
-            "note": raw["note"],
-        }
+    return _place_frame(
+        raw,
+        _spellings(raw, ";"),
+        region_id=region_col,
+        population=pd.array([pd.NA] * len(raw), dtype="Int64"),
+        geonameid=pd.array([pd.NA] * len(raw), dtype="Int64"),
+        district_id=_district_ids(raw, region_col, districts),
+        note=raw["note"],
     )
 
 

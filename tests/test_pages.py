@@ -71,6 +71,9 @@ def test_gazetteer_ranks_candidates_and_lists_unlocated(kursk: Theatre) -> None:
     expected = places.loc[places["located"] & ~places["verified"], "place_id"]
     assert set(unverified["place_id"]) == set(expected) != set()
     assert not unlocated["place_id"].isin(["cur-gornal"]).any()
+    # Shown with the precision the data gives, never finer than the 1 km floor.
+    stated = places.set_index("place_id").loc[unverified["place_id"], "precision_m"]
+    assert (unverified["precision_m"].to_numpy() == stated.to_numpy()).all()
     assert (unverified["precision_m"] >= 1000).all()
 
 

@@ -184,3 +184,17 @@ def test_district_geocodes_to_its_sourced_polygon(kursk: Theatre) -> None:
     assert "OpenStreetMap" in props["source"]
     assert "ODbL" in props["licence"]
     assert 500 < props["area_km2"] < 2_000
+
+
+def test_an_extract_point_locates_the_one_curated_namesake_of_its_district(
+    kursk: Theatre,
+) -> None:
+    places = kursk.places.set_index("place_id")
+    porechnoye = places.loc["cur-cherkasskoye-porechnoye"]
+    assert porechnoye["located"]
+    assert "GeoNames postal RU 307832" in porechnoye["source"]
+    assert porechnoye["source"].startswith("TASS")  # the curated source is kept
+    assert "gnp-ru-307832" not in places.index  # folded in, not a second place
+    # A curated row "unlocated on purpose" (a part of Sudzha) stays unlocated.
+    assert not places.loc["cur-zamostye-sudzha", "located"]
+    assert "gnp-ru-307820" in places.index

@@ -183,8 +183,11 @@ def test_the_same_map_uploaded_again_holds_its_ground_on_both_dates(
     area = sum(_km2(g) for g in squares.geometry)
     assert _held(t, "my-team", D1) == pytest.approx(area + _km2(big), rel=1e-3)
     assert _held(t, "my-team", D2) == pytest.approx(area, rel=1e-3)  # big is gone
-    # Each square is one piece held by both revisions, not one piece per upload.
-    assert len(t.cells) < len(kursk.cells) + len(squares)
+    # The squares are one piece per cell they touch, held by both revisions, not one piece
+    # per upload or per square: each touched cell gains one piece per set of revisions.
+    added = len(t.cells) - len(kursk.cells)
+    assert added <= _touched(kursk.cells, squares) + _touched(kursk.cells, _frame((big, "UA")))
+    assert _touched(kursk.cells, squares) < len(squares)
 
 
 def test_stored_uploads_are_cached_until_the_store_changes(
@@ -246,3 +249,9 @@ def test_a_previewed_upload_is_not_split_again_after_its_commit(
         cached.cells.geometry.to_numpy(), fresh.cells.geometry.to_numpy()
     ).all()
     assert _held(cached, "my-team", D2) == pytest.approx(_km2(spot), rel=0.01)
+
+
+def _touched(cells: gpd.GeoDataFrame, ground: gpd.GeoDataFrame) -> int:
+    """How many cells the uploaded ground overlaps."""
+    union = shapely.union_all(ground.to_crs(cells.crs).geometry.to_numpy())
+    return int(cells.geometry.intersects(union).sum())
