@@ -288,6 +288,33 @@ def _choose(pg: Page, label: str, option: str) -> None:
     pg.get_by_role("option", name=option, exact=True).click()
 
 
+def _settled(pg: Page) -> None:
+    """Wait until the rerun the last input started has finished.
+
+    While a run is in flight Streamlit shows its status widget and may redraw the widgets;
+    a file given to the uploader during that redraw goes to an element that is replaced.
+    """
+    expect(pg.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=60_000)
+
+
+def _upload(pg: Page, path: Path) -> None:
+    """Give ``path`` to the page's file uploader once the page is idle, and see it taken.
+
+    The status widget may not have appeared yet for a rerun just started, so a file that a
+    redraw dropped is given again; the assertion is that the uploader shows its name.
+    """
+    chip = pg.locator('[data-testid="stFileUploader"] [data-testid="stFileChipName"]')
+    for _ in range(3):
+        _settled(pg)
+        pg.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+        try:
+            expect(chip).to_have_attribute("title", path.name, timeout=20_000)
+            return
+        except AssertionError:
+            continue
+    expect(chip).to_have_attribute("title", path.name)
+
+
 def test_upload_preview_commit_and_see_it_on_the_map(
     upload_server: str, page: Page, tmp_path: Path
 ) -> None:
@@ -312,7 +339,7 @@ def test_upload_preview_commit_and_see_it_on_the_map(
     date = page.get_by_label("Date of the map (YYYY-MM-DD)")
     date.fill("2024-08-20")
     date.press("Enter")
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(upload))
+    _upload(page, upload)
     report = page.locator('[data-testid="stText"]').first
     expect(report).to_contain_text("polygons for my-team (snapshot) on 2024-08-20", timeout=60_000)
     expect(report).to_contain_text("skipped 2: not a polygon (Point)")
