@@ -18,6 +18,10 @@ class InputError(FrontlineError, ValueError):
     """A value given by the user (date, claimant, side, option) is not acceptable."""
 
 
+class SettingsError(InputError):
+    """An environment variable holds a value its setting cannot take (named in the message)."""
+
+
 class PlaceNotFoundError(FrontlineError, LookupError):
     """A name matched no place; carries the closest candidates as suggestions.
 

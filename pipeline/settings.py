@@ -10,6 +10,45 @@ import datetime as dt
 import os
 from pathlib import Path
 
+from pipeline.errors import SettingsError
+
+
+def _positive_env(name: str, default: float, *, whole: bool) -> float:
+    """A positive number from environment variable ``name``, or ``default`` when unset.
+
+    Parameters
+    ----------
+    name : str
+        The variable, e.g. ``FRONTLINE_READ_CPU_S``.
+    default : float
+        Value when the variable is unset or empty.
+    whole : bool
+        Whether the value must be a whole number.
+
+    Returns
+    -------
+    float
+        The value (integral when ``whole``).
+
+    Raises
+    ------
+    SettingsError
+        When the value is not a (whole) number greater than zero; the message names the
+        variable and its value.
+    """
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    kind = "a whole number" if whole else "a number"
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError:
+        raise SettingsError(f"environment variable {name}={raw!r} is not {kind}") from None
+    if not 0 < value < float("inf"):
+        raise SettingsError(f"environment variable {name}={raw!r} is not {kind} above 0")
+    return value
+
+
 ROOT: Path = Path(__file__).resolve().parent.parent
 """Project root (the folder holding ``data/`` and ``pipeline/``)."""
 
@@ -82,27 +121,27 @@ FUZZY_CUTOFF: float = 85.0
 AMBIGUITY_MARGIN: float = 3.0
 """Candidates scoring within this many points of the best are ties, reported as ambiguous."""
 
-READ_MEMORY_MB: int = int(os.environ.get("FRONTLINE_READ_MEMORY_MB", "2048"))
+READ_MEMORY_MB: int = int(_positive_env("FRONTLINE_READ_MEMORY_MB", 2048, whole=True))
 """Address space, in MB, of the worker process that reads one upload (``RLIMIT_AS``).
 
 A worker starts at about 470 MB of address space (geopandas, GDAL, PROJ mapped); a GeoJSON
 at the reader's caps (47 MiB, 40,000 features, 1.96 million vertices) reads within 1,024 MB.
 """
 
-READ_CPU_S: int = int(os.environ.get("FRONTLINE_READ_CPU_S", "30"))
+READ_CPU_S: int = int(_positive_env("FRONTLINE_READ_CPU_S", 30, whole=True))
 """CPU seconds the worker that reads one upload may use (``RLIMIT_CPU``).
 
 The GeoJSON at the reader's caps takes about 7 s of CPU.
 """
 
-READ_WALL_S: float = float(os.environ.get("FRONTLINE_READ_WALL_S", "60"))
+READ_WALL_S: float = _positive_env("FRONTLINE_READ_WALL_S", 60.0, whole=False)
 """Seconds of wall-clock time before the worker reading one upload is killed.
 
 Twice :data:`READ_CPU_S`: a read that waits (never on the network: that is off) or shares
 a busy machine still ends.
 """
 
-READ_OUTPUT_MB: int = int(os.environ.get("FRONTLINE_READ_OUTPUT_MB", "128"))
+READ_OUTPUT_MB: int = int(_positive_env("FRONTLINE_READ_OUTPUT_MB", 128, whole=True))
 """Largest answer, in MB, accepted from the worker that reads one upload.
 
 Twice the largest upload (64 MiB); the vertex cap's geometries take about 31 MB of WKB.

@@ -471,3 +471,22 @@ def test_bad_snapshot_arguments_write_nothing(
     assert message in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
     assert list(tmp_path.rglob("*")) == []
+
+
+def test_a_bad_limit_variable_is_one_line_before_any_command(tmp_path: Path) -> None:
+    env = {**os.environ, "FRONTLINE_READ_CPU_S": "thirty", "FRONTLINE_CACHE": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "geocode", "Sudzha"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=settings.ROOT,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == (
+        "frontline: error: environment variable FRONTLINE_READ_CPU_S='thirty' is not a whole"
+        " number\n"
+    )

@@ -442,6 +442,31 @@ def test_preview_diff_snapshot_and_patch(kursk: Theatre, store: GeoPackageStore,
     assert store.revisions() == []  # a preview stores nothing
 
 
+def test_a_tracker_export_is_that_trackers_own_word_map(
+    kursk: Theatre, store: GeoPackageStore
+) -> None:
+    # The ledger's own-word deepstate view on DAY has reports of its own (UA and contested).
+    before = _ground_km2(kursk, DAY, "own:deepstate")
+    assert before["UA"] > 0
+    assert before["contested"] > 0
+    draft = ingest_bytes(_deepstate(), "deepstate.geojson", DEEPSTATE, kursk, today=TODAY)
+    commit(store, draft, **PROVENANCE)
+    after = ingest.stored_theatre(kursk, store, cache_dir=None)
+    own = after.view("own:deepstate")
+    assert own.description == "deepstate, own word only (silence unknown)"
+    # On the export's date the view is the export: its Liberated polygon is all UA ground,
+    # nothing else is contested or inferred.
+    ground = _ground_km2(after, DAY, "own:deepstate")
+    assert ground["UA"] == pytest.approx(_km2(SUDZHA), rel=0.01)
+    assert ground["contested"] == ground["UA inferred"] == 0
+    # Before it, the view is the ledger's own deepstate claims, unchanged.
+    earlier = DAY - dt.timedelta(days=1)
+    # (Within 0.01 km²: the upload's edges split cells, which rounds their areas.)
+    assert _ground_km2(after, earlier, "own:deepstate") == pytest.approx(
+        _ground_km2(kursk, earlier, "own:deepstate"), abs=0.01
+    )
+
+
 def test_revert_removes_the_upload(kursk: Theatre, store: GeoPackageStore) -> None:
     before = _ground_km2(kursk, DAY)
     mapping = Mapping("deepstate", date=DAY, side="UA")

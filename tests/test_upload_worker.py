@@ -33,7 +33,7 @@ from shapely.geometry.base import BaseGeometry
 
 from pipeline import ingest, settings, upload_read, upload_worker
 from pipeline.build import Theatre
-from pipeline.errors import InputError
+from pipeline.errors import InputError, SettingsError
 from pipeline.upload_read import RawUpload, UploadError, read_upload
 from pipeline.upload_worker import WorkerLimits, read_upload_isolated
 
@@ -276,6 +276,37 @@ def test_default_limits_come_from_settings() -> None:
     assert limits.wall_s == settings.READ_WALL_S
     assert limits.output_mb == settings.READ_OUTPUT_MB
     _assert_same(read_upload_isolated(HONEST, "a.geojson"), read_upload(HONEST, "a.geojson"))
+
+
+@pytest.mark.parametrize(
+    ("raw", "whole", "expected"),
+    [("", True, 30), (" 45 ", True, 45), ("2.5", False, 2.5), ("7", False, 7.0)],
+)
+def test_limit_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, raw: str, whole: bool, expected: float
+) -> None:
+    monkeypatch.setenv("FRONTLINE_TEST_LIMIT", raw)
+    assert settings._positive_env("FRONTLINE_TEST_LIMIT", 30, whole=whole) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "whole", "reason"),
+    [
+        ("abc", True, "is not a whole number"),
+        ("1.5", True, "is not a whole number"),
+        ("0", True, "is not a whole number above 0"),
+        ("-1", False, "is not a number above 0"),
+        ("nan", False, "is not a number above 0"),
+        ("inf", False, "is not a number above 0"),
+    ],
+)
+def test_bad_limit_in_the_environment_is_named(
+    monkeypatch: pytest.MonkeyPatch, raw: str, whole: bool, reason: str
+) -> None:
+    monkeypatch.setenv("FRONTLINE_TEST_LIMIT", raw)
+    with pytest.raises(SettingsError) as info:
+        settings._positive_env("FRONTLINE_TEST_LIMIT", 30, whole=whole)
+    assert str(info.value) == f"environment variable FRONTLINE_TEST_LIMIT={raw!r} {reason}"
 
 
 @pytest.mark.parametrize(
