@@ -40,6 +40,9 @@ class TruthRow:
         Mapped areas in the region, by status.
     parts : int
         Separate polygons of UA + contested + inferred ground in the region.
+    outline_parts : int
+        Separate polygons of UA + UA inferred ground (the ``salient-outline`` feature of
+        ``geocode``).
     """
 
     date: dt.date
@@ -50,24 +53,28 @@ class TruthRow:
     contested_km2: float
     inferred_km2: float
     parts: int
+    outline_parts: int
 
     def ratio(self, km2: float) -> float:
         """A mapped area as a fraction of the published figure."""
         return km2 / self.figure_km2
 
 
-def _measure(theatre: Theatre, view: str, day: dt.date) -> tuple[dict[str, float], int]:
-    """Areas of each status in the region, and the parts of its UA/contested/inferred ground."""
+def _measure(theatre: Theatre, view: str, day: dt.date) -> tuple[dict[str, float], int, int]:
+    """Areas of each status in the region; parts of UA+contested+inferred and UA+inferred."""
     status = theatre.table(view).cell_status(day)
     region = (theatre.cells["region_id"] == REGION).to_numpy()
     area = theatre.cells["area_km2"].to_numpy()
     areas = {s: float(area[region & (status == c)].sum()) for s, c in STATUS_CODES.items()}
-    held = [STATUS_CODES[s] for s in ("UA", "contested", "UA inferred")]
-    sel = region & np.isin(status, held)
-    if not sel.any():
-        return areas, 0
-    geom = shapely.coverage_union_all(theatre.cells.geometry.to_numpy()[sel])
-    return areas, int(shapely.get_num_geometries(geom))
+
+    def parts(*statuses: str) -> int:
+        sel = region & np.isin(status, [STATUS_CODES[s] for s in statuses])
+        if not sel.any():
+            return 0
+        geom = shapely.coverage_union_all(theatre.cells.geometry.to_numpy()[sel])
+        return int(shapely.get_num_geometries(geom))
+
+    return areas, parts("UA", "contested", "UA inferred"), parts("UA", "UA inferred")
 
 
 def truth_rows(theatre: Theatre) -> list[TruthRow]:
@@ -94,7 +101,7 @@ def truth_rows(theatre: Theatre) -> list[TruthRow]:
     for fig in figures.to_dict("records"):
         claimant = str(fig["claimant"])
         for view in (claimant, f"own:{claimant}"):
-            areas, parts = _measure(theatre, view, fig["date"])
+            areas, parts, outline_parts = _measure(theatre, view, fig["date"])
             rows.append(
                 TruthRow(
                     date=fig["date"],
@@ -105,6 +112,7 @@ def truth_rows(theatre: Theatre) -> list[TruthRow]:
                     contested_km2=areas["contested"],
                     inferred_km2=areas["UA inferred"],
                     parts=parts,
+                    outline_parts=outline_parts,
                 )
             )
     return rows
@@ -125,8 +133,8 @@ def truth_table(rows: list[TruthRow]) -> str:
     """
     head = (
         "| date | figure (claimant) | view | UA km² | UA+contested km² | "
-        "+inferred km² | ratio UA | ratio all | parts |\n"
-        "|---|---|---|---:|---:|---:|---:|---:|---:|"
+        "+inferred km² | ratio UA | ratio all | parts | held+inferred parts |\n"
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"
     )
     lines = [head]
     for r in rows:
@@ -135,7 +143,7 @@ def truth_table(rows: list[TruthRow]) -> str:
         lines.append(
             f"| {r.date.isoformat()} | {r.figure_km2:,.0f} ({r.claimant}) | {r.view} | "
             f"{r.ua_km2:,.0f} | {held:,.0f} | {total:,.0f} | {r.ratio(r.ua_km2):.2f} | "
-            f"{r.ratio(total):.2f} | {r.parts} |"
+            f"{r.ratio(total):.2f} | {r.parts} | {r.outline_parts} |"
         )
     return "\n".join(lines)
 

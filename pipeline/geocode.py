@@ -2,14 +2,15 @@
 
 Settlements come back as points with their source and precision (unlocated ones with a
 null geometry), districts and regions as polygons with their measured area and source,
-and salients ("the Kursk
-salient") as the ground held by UA inside the region on the date, per the claimant.
+and salients ("the Kursk salient") as the ground inside the region that the view gives
+to UA on the date (held, contested, inferred, and the outline of held and inferred ground
+together, each with its number of separate parts).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 import shapely
 from shapely.geometry import mapping
@@ -144,6 +145,13 @@ def _district_feature(theatre: Theatre, district_id: str) -> Feature:
     return {"type": "Feature", "geometry": mapping(row.geometry), "properties": props}
 
 
+def _parts(geom: shapely.Geometry | None) -> int:
+    """Number of separate polygons in ``geom`` (0 when empty)."""
+    if geom is None or shapely.is_empty(geom):
+        return 0
+    return len(shapely.get_parts(geom))
+
+
 def _salient_features(
     theatre: Theatre, region_id: str, on: dt.date | None, claimant: str | None
 ) -> list[Feature]:
@@ -152,26 +160,60 @@ def _salient_features(
     held = polygons_on(theatre.table(view), theatre.cells, day, within=region_id)
     features = []
     kinds = {"UA": "salient", "contested": "salient-contested", "UA inferred": "salient-inferred"}
+
+    def feature(kind: str, side: str, geom: shapely.Geometry | None, **props: Any) -> Feature:
+        empty = geom is None or shapely.is_empty(geom)
+        return {
+            "type": "Feature",
+            "geometry": None if empty else mapping(cast("shapely.Polygon", geom)),
+            "properties": {
+                "kind": kind,
+                "region_id": region_id,
+                "side": side,
+                "view": view.label,
+                "view_description": view.description,
+                "date": day.isoformat(),
+                **props,
+                "parts": _parts(geom),
+            },
+        }
+
     for side, kind in kinds.items():
         row = held.iloc[STATUS_CODES[side]]
-        geom = row.geometry
         features.append(
-            {
-                "type": "Feature",
-                "geometry": None if geom is None or geom.is_empty else mapping(geom),
-                "properties": {
-                    "kind": kind,
-                    "region_id": region_id,
-                    "side": side,
-                    "view": view.label,
-                    "date": day.isoformat(),
-                    "area_km2": round(float(row["area_km2"]), 1),
-                    "area_mi2": round(float(row["area_mi2"]), 1),
-                    "cells": int(row["cells"]),
-                    "method": _METHOD.format(side=side),
-                },
-            }
+            feature(
+                kind,
+                side,
+                row.geometry,
+                area_km2=round(float(row["area_km2"]), 1),
+                area_mi2=round(float(row["area_mi2"]), 1),
+                cells=int(row["cells"]),
+                method=_METHOD.format(side=side),
+            )
         )
+    # The outline: held and inferred ground as one body (they are unions of cells of one
+    # partition, so their union has no slivers). Its area is stated as the sum of the two,
+    # never as held ground.
+    claimed, inferred = (held.iloc[STATUS_CODES[s]] for s in ("UA", "UA inferred"))
+    pieces = [g for g in (claimed.geometry, inferred.geometry) if g is not None and not g.is_empty]
+    outline = shapely.coverage_union_all(pieces) if pieces else None
+    area = float(claimed["area_km2"]) + float(inferred["area_km2"])
+    features.append(
+        feature(
+            "salient-outline",
+            "UA held or inferred",
+            outline,
+            area_km2=round(area, 1),
+            area_mi2=round(area * settings.SQ_MILES_PER_KM2, 1),
+            held_km2=round(float(claimed["area_km2"]), 1),
+            inferred_km2=round(float(inferred["area_km2"]), 1),
+            method=(
+                "union of the view's UA-held ground and its inferred UA ground (see the "
+                "salient and salient-inferred features); inferred ground is no claim, and "
+                "contested ground is not in the outline"
+            ),
+        )
+    )
     return features
 
 

@@ -365,6 +365,13 @@ def _no_shared_store(tmp_path_factory: pytest.TempPathFactory) -> Generator[None
         os.environ["FRONTLINE_STORE"] = before
 
 
+def svg_texts(svg: bytes) -> list[str]:
+    """The text of every ``<text>`` element of an SVG (parsing it also proves it valid XML)."""
+    from defusedxml.ElementTree import fromstring
+
+    return ["".join(e.itertext()) for e in fromstring(svg).iter("{http://www.w3.org/2000/svg}text")]
+
+
 def shown(markdown: str) -> str:
     """The text a Streamlit message shows: its Markdown source without escapes or joiners."""
     markdown = markdown.replace("\u2060", "")

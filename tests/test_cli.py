@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import shapely
+import shapely.geometry
 from PIL import Image
 
 from pipeline import settings
@@ -132,10 +134,25 @@ def test_area_on_27_april_2025_shows_the_disagreement(cache: Path, kursk: Theatr
 def test_salient_on_25_august_2024(cache: Path) -> None:
     res = run("geocode", "Kursk salient", "--on", "2024-08-25", "--claimant", "ua-gs", cache=cache)
     assert res.returncode == 0, res.stderr
-    salient = json.loads(res.stdout)["features"][0]
-    assert salient["properties"]["kind"] == "salient"
+    features = {f["properties"]["kind"]: f for f in json.loads(res.stdout)["features"]}
+    assert list(features) == ["salient", "salient-contested", "salient-inferred", "salient-outline"]
+    salient, outline = features["salient"], features["salient-outline"]
     assert salient["geometry"]["type"] in ("Polygon", "MultiPolygon")
     assert salient["properties"]["area_km2"] > 100
+    # Held and inferred ground together are one body: the outline is a single polygon, its
+    # area the sum of the two, each stated apart.
+    props = outline["properties"]
+    assert outline["geometry"]["type"] == "Polygon"
+    assert props["parts"] == 1
+    assert props["held_km2"] == salient["properties"]["area_km2"]
+    assert props["inferred_km2"] == features["salient-inferred"]["properties"]["area_km2"]
+    assert props["area_km2"] == pytest.approx(props["held_km2"] + props["inferred_km2"], abs=0.1)
+    area = shapely.area(shapely.geometry.shape(outline["geometry"]))
+    parts = shapely.area(shapely.geometry.shape(salient["geometry"])) + shapely.area(
+        shapely.geometry.shape(features["salient-inferred"]["geometry"])
+    )
+    assert area == pytest.approx(parts, rel=1e-6)  # no overlap, no gap: the same cells
+    assert props["view_description"] == "ua-gs, filled from deepstate, isw (opposed: ru-mod)"
 
 
 def test_timeline_rises_then_falls(cache: Path) -> None:

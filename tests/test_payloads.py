@@ -33,7 +33,7 @@ from pipeline.safetext import js_json, markdown_text
 from pipeline.snapshot import make_snapshot
 from pipeline.store import GeoPackageStore
 from pipeline.webmap import map_of_view, upload_layer
-from tests.conftest import feature, feature_collection, shown
+from tests.conftest import feature, feature_collection, shown, svg_texts
 
 PWNED = "frontline_pwned"
 """The folder the quote-free code-execution payload would create in the working directory."""
@@ -121,7 +121,7 @@ def test_snapshot_titles_are_text_in_every_format(
     snap = make_snapshot(tiny_theatre, dt.date(2024, 8, 25), ["ua-gs"], title=payload)
     page = html_bytes(tiny_theatre, snap).decode()
     assert _as_data(payload) in page
-    assert payload in _svg_texts(export_snapshot(tiny_theatre, snap, "svg").data)
+    assert payload in svg_texts(export_snapshot(tiny_theatre, snap, "svg").data)
     # PNG and PDF are drawn from the same figure as the SVG, whose text is checked above.
     assert export_snapshot(tiny_theatre, snap, "png").data.startswith(b"\x89PNG")
     assert export_snapshot(tiny_theatre, snap, "pdf").data.startswith(b"%PDF")
@@ -131,18 +131,11 @@ def test_snapshot_titles_are_text_in_every_format(
     assert "<img src=x" not in snippet
 
 
-def _svg_texts(svg: bytes) -> list[str]:
-    """The text of every ``<text>`` element of an SVG (parsing it also proves it valid XML)."""
-    from defusedxml.ElementTree import fromstring
-
-    return ["".join(e.itertext()) for e in fromstring(svg).iter("{http://www.w3.org/2000/svg}text")]
-
-
 def test_dollar_signs_and_control_characters_in_titles(tiny_theatre: Theatre) -> None:
     snap = make_snapshot(
         tiny_theatre, dt.date(2024, 8, 25), ["ua-gs"], title="$x^2$ costs $5\x1b[2J\x07"
     )
-    texts = _svg_texts(export_snapshot(tiny_theatre, snap, "svg").data)  # valid XML
+    texts = svg_texts(export_snapshot(tiny_theatre, snap, "svg").data)  # valid XML
     assert "$x^2$ costs $5\ufffd[2J\ufffd" in texts  # a dollar is a dollar, never mathtext
 
 
