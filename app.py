@@ -38,6 +38,9 @@ VIEW_COLOURS = {
 }
 UPLOAD_COLOURS = ["#d62728", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
 DEFAULT = ViewState(dt.date(2024, 8, 25), ("ua-gs", "ru-mod"))
+# "UA change" without a chosen date compares with the ground a week earlier (the last
+# change date would give 0 on every date that is not itself a change date).
+CHANGE_SINCE_DEFAULT = dt.timedelta(days=7)
 
 st.set_page_config(page_title="Frontline", layout="wide")
 
@@ -122,8 +125,7 @@ def _figures(t: Theatre, views: list[str], day: dt.date, compare: dt.date | None
     for view in views:
         table = t.table(view)
         areas = side_areas(table, t.cells, day, within=FOCUS)
-        earlier = [d for d in table.dates if d < day]
-        since = compare or (earlier[-1] if earlier else day)
+        since = compare or day - CHANGE_SINCE_DEFAULT
         before = side_areas(table, t.cells, since, within=FOCUS)
         rows.append(
             {

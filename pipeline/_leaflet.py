@@ -24,6 +24,7 @@ code without a test failing.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -360,14 +361,26 @@ class TheatreLayers(SafeElement):
                 return Promise.resolve(source[name]);
             }
             function evidence(p) {
-                // The claims behind a settlement, built from text nodes: data, never HTML.
+                // The claims behind a settlement up to the date the map shows (set by the
+                // ground layer, or by playback), built from text nodes: data, never HTML.
+                var shown = window.frontlineShownDate || "";
+                var known = p.claims.filter(function (c) { return !shown || c.date <= shown; });
+                var later = p.claims.length - known.length;
                 var box = document.createElement("div");
                 box.style.maxHeight = "260px";
                 box.style.overflowY = "auto";
                 var head = document.createElement("b");
-                head.textContent = p.name + " — " + p.claims.length + " claim(s)";
+                head.textContent = p.name + " — " + known.length + " claim(s)"
+                    + (shown ? " up to " + shown : "");
                 box.appendChild(head);
-                p.claims.forEach(function (c) {
+                if (later) {
+                    var note = document.createElement("div");
+                    note.className = "frontline-later-claims";
+                    note.style.fontStyle = "italic";
+                    note.textContent = later + " later claim(s) not shown";
+                    box.appendChild(note);
+                }
+                known.forEach(function (c) {
                     var item = document.createElement("div");
                     item.style.marginTop = "6px";
                     item.textContent = c.date + " " + c.claimant + " (" + c.kind + "): "
@@ -417,7 +430,9 @@ class TheatreLayers(SafeElement):
                         fillOpacity: p.verified ? 0.9 : 0, dashArray: p.verified ? null : "2 2",
                         className: "frontline-settlement"})
                         .bindTooltip(tip(text)).addTo(group);
-                    if (p.claims && p.claims.length) { marker.bindPopup(evidence(p)); }
+                    if (p.claims && p.claims.length) {
+                        marker.bindPopup(function () { return evidence(p); });
+                    }
                 });
             });
         })();
@@ -429,6 +444,33 @@ class TheatreLayers(SafeElement):
         super().__init__()  # type: ignore[no-untyped-call]
         self._name = "TheatreLayers"
         self.source = source
+
+
+class ShownDate(SafeElement):
+    """Tells the map's scripts the date the page shows (popups list claims up to it).
+
+    Sent with the ground layer, so it follows every date change; playback overrides it per
+    frame and restores it when stopped.
+
+    Parameters
+    ----------
+    day : datetime.date
+        The date the page shows.
+    """
+
+    _template = template(
+        """
+        {% macro script(this, kwargs) %}
+        window.frontlinePageDate = {{ this.day|js }};
+        window.frontlineShownDate = window.frontlinePageDate;
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, day: dt.date) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "ShownDate"
+        self.day = day.isoformat()
 
 
 class HatchPattern(SafeElement):
@@ -586,6 +628,7 @@ class Playback(SafeElement):
                     });
                 }
                 label.textContent = " " + data.view + " " + data.dates[k];
+                window.frontlineShownDate = data.dates[k];
             }
             function stop() {
                 clearInterval(timer);
@@ -593,6 +636,7 @@ class Playback(SafeElement):
                 map.removeLayer(layer);
                 hidden.forEach(function (g) { map.addLayer(g); });
                 hidden = [];
+                window.frontlineShownDate = window.frontlinePageDate;
                 button.textContent = "▶ play";
             }
             L.DomEvent.on(button, "click", function (e) {

@@ -33,6 +33,7 @@ from pipeline._leaflet import (
     OfflineMap,
     Playback,
     SafeGroup,
+    ShownDate,
     TheatreLayers,
     ViewInUrl,
 )
@@ -314,6 +315,7 @@ def ground_layer(
         The layer (named ``ground``), to add to :func:`base_map`'s map.
     """
     group = SafeGroup("ground")
+    group.add_child(ShownDate(day))
     # One layer element per layer (not per polygon): each element costs a template
     # call on every rerun. Labels are plain text: the tooltip shows them as text nodes.
     for i, view in enumerate(views):

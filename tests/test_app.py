@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -42,6 +43,33 @@ def test_moving_the_date_changes_the_figures() -> None:
     assert _held(at, "ua-gs") == "0 km²"
     assert before != "0 km²"
     assert at.query_params["date"] == "2024-08-06"
+
+
+def _figure_rows(at: AppTest) -> dict[str, dict[str, Any]]:
+    frame = next(d.value for d in at.dataframe if "UA change km²" in d.value.columns)
+    return {str(r["view"]): {str(k): v for k, v in r.items()} for r in frame.to_dict("records")}
+
+
+@pytest.mark.parametrize(
+    ("params", "since"),
+    [
+        ({"date": "2024-08-15"}, "2024-08-08"),
+        ({"date": "2024-08-15", "compare": "2024-08-10"}, "2024-08-10"),
+    ],
+    ids=["a week earlier by default", "the chosen date"],
+)
+def test_ua_change_compares_with_a_week_earlier_or_the_chosen_date(
+    params: dict[str, str], since: str
+) -> None:
+    at = _open(claimants="ua-gs", **params)
+    row = _figure_rows(at)["ua-gs"]
+    assert row["since"] == since
+    # The advance of 8-15 August shows: the change is the difference of the two dates' UA
+    # ground, not 0 (as against the last change date before 15 August).
+    earlier = _open(claimants="ua-gs", date=since)
+    before = _figure_rows(earlier)["ua-gs"]["UA km²"]
+    assert row["UA change km²"] == pytest.approx(row["UA km²"] - before, abs=1)  # rounding
+    assert row["UA change km²"] != 0
 
 
 def test_permalink_27_april_2025_shows_the_disagreement() -> None:

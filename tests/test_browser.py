@@ -224,6 +224,50 @@ def test_play_animates_the_timeline_in_the_browser(server: str, page: Page) -> N
     expect(label).to_contain_text("2025-", timeout=60_000)  # frames advance client-side
 
 
+_OPEN_POPUP = """(body, id) => {
+    // Open the popup of the settlement whose tooltip names this place id; return its text.
+    const map = Object.values(window).find((v) => v instanceof L.Map);
+    let found = null;
+    map.eachLayer((layer) => {
+        const tip = layer.getTooltip && layer.getTooltip();
+        if (!found && tip && layer.getPopup && layer.getPopup()
+            && tip.getContent().textContent.includes("[" + id + "]")) { found = layer; }
+    });
+    found.openPopup();
+    return document.querySelector(".leaflet-popup-content").innerText;
+}"""
+
+
+def test_a_popup_lists_the_claims_up_to_the_date_shown(server: str, page: Page) -> None:
+    page.goto(f"{server}/?date=2024-08-10&claimants=ua-gs")
+    expect(page.locator('[data-testid="stMetric"]')).to_have_count(1, timeout=60_000)
+    body = page.frame_locator("iframe").first.locator("body")
+    page.frame_locator("iframe").first.locator("path.frontline-settlement").first.wait_for(
+        state="attached", timeout=60_000
+    )
+    sudzha = "gn-486816"
+    text = str(body.evaluate(_OPEN_POPUP, sudzha))
+    assert "claim(s) up to 2024-08-10" in text
+    assert "2024-08-07 deepstate" in text
+    assert "2024-08-15" not in text
+    assert "2025-" not in text
+    assert "later claim(s) not shown" in text
+    # The date moves (six days, one per key press): the popup follows it.
+    slider = page.get_by_role("slider")
+    slider.focus()
+    for _ in range(6):
+        slider.press("ArrowRight")
+    expect(page).to_have_url(re.compile("date=2024-08-16"), timeout=60_000)
+    expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=60_000)
+    deadline = time.monotonic() + 30
+    while "up to 2024-08-16" not in text and time.monotonic() < deadline:
+        time.sleep(0.5)
+        text = str(body.evaluate(_OPEN_POPUP, sudzha))
+    assert "claim(s) up to 2024-08-16" in text
+    assert "2024-08-15 ua-gs" in text
+    assert "2025-" not in text
+
+
 def test_hostile_text_is_shown_as_text(hostile_server: str, page: Page) -> None:
     dialogs: list[str] = []
 
