@@ -568,6 +568,11 @@ class ViewInUrl(SafeElement):
 class Playback(SafeElement):
     """A play button that animates a view's timeline in the browser, with no server trip.
 
+    Playback steps by time (one week or one day, chosen beside the button) from the view's
+    first change date to its last, each frame showing the last change on or before its
+    day; a track marks the change dates and the frame. When it ends (or is stopped) the map
+    returns to the page's date, so the map, its label, the popups and the slider agree.
+
     Parameters
     ----------
     data : str or dict
@@ -578,7 +583,7 @@ class Playback(SafeElement):
     colours : sequence of str
         Fill colour of each side code (``0`` UA, ``1`` RU, ``2`` contested).
     frame_ms : int, default 350
-        Milliseconds per change date.
+        Milliseconds per frame.
     """
 
     _template = template(
@@ -603,7 +608,7 @@ class Playback(SafeElement):
                     });
                 });
             }
-            var timer = null, frame = 0, hidden = [];
+            var timer = null, frame = 0, hidden = [], days = [], at = [];
             var box = L.DomUtil.create("div", "leaflet-bar frontline-playback");
             box.style.background = "white";
             box.style.padding = "4px 8px";
@@ -615,11 +620,52 @@ class Playback(SafeElement):
             button.textContent = "▶ play";
             button.style.width = "auto";
             button.style.padding = "0 6px";
+            var step = L.DomUtil.create("select", "frontline-playback-step", box);
+            step.setAttribute("aria-label", "playback step");
+            [["7", "1 week"], ["1", "1 day"]].forEach(function (o) {
+                var opt = document.createElement("option");
+                opt.value = o[0];
+                opt.textContent = o[1];
+                step.appendChild(opt);
+            });
             var label = L.DomUtil.create("span", "frontline-playback-date", box);
             label.textContent = " " + {{ this.view|js }};
+            // The track: the view's span, a tick at each change date, a cursor at the frame.
+            var track = L.DomUtil.create("div", "frontline-playback-track", box);
+            track.style.cssText = "position:relative;height:10px;margin-top:3px;"
+                + "background:#eeeeee;min-width:180px";
+            var cursor = L.DomUtil.create("div", "frontline-playback-cursor", track);
+            cursor.style.cssText = "position:absolute;top:0;width:2px;height:10px;"
+                + "background:#000000;display:none";
             L.DomEvent.disableClickPropagation(box);
-            function show(k) {
-                var codes = data.frames[k];
+            function ordinal(iso) { return Date.parse(iso + "T00:00:00Z") / 86400000; }
+            function isoOf(n) { return new Date(n * 86400000).toISOString().slice(0, 10); }
+            function frames(stride) {
+                // Days from the first change date to the last, `stride` days apart (the last
+                // date always included); each shows the last change date on or before it.
+                var first = ordinal(data.dates[0]);
+                var last = ordinal(data.dates[data.dates.length - 1]);
+                var out = [], k = 0;
+                for (var d = first; ; d = Math.min(d + stride, last)) {
+                    while (k + 1 < data.dates.length && ordinal(data.dates[k + 1]) <= d) { k += 1; }
+                    out.push([isoOf(d), k]);
+                    if (d >= last) { break; }
+                }
+                return out;
+            }
+            function ticks() {
+                var first = ordinal(data.dates[0]);
+                var span = ordinal(data.dates[data.dates.length - 1]) - first || 1;
+                data.dates.forEach(function (iso) {
+                    var t = L.DomUtil.create("div", "frontline-playback-tick", track);
+                    t.title = iso;
+                    t.style.cssText = "position:absolute;top:2px;width:1px;height:6px;"
+                        + "background:#888888;left:" + (100 * (ordinal(iso) - first) / span) + "%";
+                });
+                track.dataset.span = data.dates[0] + "/" + data.dates[data.dates.length - 1];
+            }
+            function show(n) {
+                var codes = data.frames[at[n][1]];
                 for (var i = 0; i < codes.length; i++) {
                     var code = codes.charCodeAt(i) - 48;
                     var held = code !== data.base.charCodeAt(i) - 48;
@@ -627,8 +673,10 @@ class Playback(SafeElement):
                         fillColor: colours[code], fillOpacity: held ? 0.55 : 0, weight: 0
                     });
                 }
-                label.textContent = " " + data.view + " " + data.dates[k];
-                window.frontlineShownDate = data.dates[k];
+                label.textContent = " " + data.view + " " + at[n][0];
+                window.frontlineShownDate = at[n][0];
+                cursor.style.display = "block";
+                cursor.style.left = (100 * n / Math.max(at.length - 1, 1)) + "%";
             }
             function stop() {
                 clearInterval(timer);
@@ -636,7 +684,10 @@ class Playback(SafeElement):
                 map.removeLayer(layer);
                 hidden.forEach(function (g) { map.addLayer(g); });
                 hidden = [];
+                // Back to the page's date: map, label, popups and slider agree again.
                 window.frontlineShownDate = window.frontlinePageDate;
+                label.textContent = " " + data.view;
+                cursor.style.display = "none";
                 button.textContent = "▶ play";
             }
             L.DomEvent.on(button, "click", function (e) {
@@ -645,6 +696,8 @@ class Playback(SafeElement):
                 ready().then(start);
             });
             function start() {
+                if (!track.dataset.span) { ticks(); }
+                at = frames(parseInt(step.value, 10));
                 hidden = (window.feature_group || []).filter(function (g) {
                     return map.hasLayer(g);
                 });
@@ -652,11 +705,10 @@ class Playback(SafeElement):
                 layer.addTo(map);
                 frame = 0;
                 show(frame);
-                button.textContent = "❚❚ pause";
+                button.textContent = "■ stop";
                 timer = setInterval(function () {
                     frame += 1;
-                    if (frame >= data.frames.length) { clearInterval(timer); timer = null;
-                        button.textContent = "▶ play"; return; }
+                    if (frame >= at.length) { stop(); return; }
                     show(frame);
                 }, {{ this.frame_ms }});
             }

@@ -7,6 +7,8 @@ page as a person sees it. A screenshot is saved under ``test-artifacts/`` on fai
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import itertools
 import os
 import re
 import shutil
@@ -266,6 +268,43 @@ def test_a_popup_lists_the_claims_up_to_the_date_shown(server: str, page: Page) 
     assert "claim(s) up to 2024-08-16" in text
     assert "2024-08-15 ua-gs" in text
     assert "2025-" not in text
+
+
+def test_playback_steps_by_week_and_ends_on_the_pages_date(server: str, page: Page) -> None:
+    page.goto(f"{server}/?date=2024-08-25&claimants=ua-gs")
+    frame = page.frame_locator("iframe").first
+    _map_paths(page).first.wait_for(state="attached", timeout=60_000)
+    label = frame.locator(".frontline-playback-date")
+    frame.get_by_role("button", name="play the timeline").click()
+    # The track marks every change date of the view (fetched with the frames).
+    expect(frame.locator(".frontline-playback-tick").first).to_be_attached(timeout=10_000)
+    ticks = frame.locator(".frontline-playback-tick").evaluate_all("ts => ts.map(t => t.title)")
+    assert ticks == sorted(ticks)
+    assert len(ticks) > 20
+    # Frames are a week apart from the first change date, whatever the change dates are.
+    seen: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        text = label.inner_text().strip()
+        if text == "ua-gs" and seen:
+            break  # playback ended
+        day = text.removeprefix("ua-gs").strip()
+        if day and (not seen or seen[-1] != day):
+            seen.append(day)
+        time.sleep(0.05)
+    days = [dt.date.fromisoformat(d) for d in seen]
+    assert days[0] == dt.date.fromisoformat(ticks[0])
+    assert days[-1] == dt.date.fromisoformat(ticks[-1])  # it ends where it says
+    gaps = [(b - a).days for a, b in itertools.pairwise(days)]
+    # Whole weeks (a busy machine may hide a frame from the poll), the last step the rest.
+    assert all(g % 7 == 0 for g in gaps[:-1])
+    assert 7 in gaps
+    assert gaps[-1] % 7 == (days[-1] - days[0]).days % 7
+    # Ended: the page's own date is back for the map, its label and the popups.
+    assert label.inner_text().strip() == "ua-gs"
+    expect(frame.get_by_role("button", name="play the timeline")).to_have_text("▶ play")
+    shown = frame.locator("body").evaluate("() => window.frontlineShownDate")
+    assert shown == "2024-08-25"
 
 
 def test_hostile_text_is_shown_as_text(hostile_server: str, page: Page) -> None:
