@@ -57,7 +57,7 @@ def inputs_fingerprint(data_dir: Path, max_radius_m: float) -> str:
     digest = hashlib.sha256()
     digest.update(
         f"frontline {pipeline.__version__} radius {max_radius_m} zone {settings.FRONT_ZONE_M}"
-        f" precision {settings.MAP_PRECISION_M} grid {settings.ZONE_GRID_M} cells v3".encode()
+        f" precision {settings.MAP_PRECISION_M} grid {settings.ZONE_GRID_M} cells v4".encode()
     )
     for path in sorted(p for p in data_dir.rglob("*") if p.is_file()):
         digest.update(str(path.relative_to(data_dir)).encode())

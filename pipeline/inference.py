@@ -16,7 +16,8 @@ The rule, applied to every change date of every view:
    settlement as a corner and no edge longer than
    :data:`pipeline.settings.INFER_MAX_EDGE_M`: the side's enclosure.
 3. Every cell (a settlement's cell cut by the front zone's grid, or open ground) whose
-   representative point lies in the enclosure, whose settlement no claimant of the view
+   representative point (fixed when the cell is made, and kept by the pieces an upload
+   cuts it into) lies in the enclosure, whose settlement no claimant of the view
    has spoken of, and which would otherwise keep its country's side, is inferred to the
    enclosing side.
 
@@ -41,6 +42,9 @@ from pipeline.boundaries import require_crs
 
 ANCHOR_STEP_M = 2_000.0
 """Spacing of the anchor points placed along the state border, in metres."""
+
+UNIT_MARK = "#u"
+"""Joins a settlement id and the number of an upload's piece of its cell (``pl-1#u17``)."""
 
 INFERRED: Mapping[str, str] = {"UA": "UA inferred", "RU": "RU inferred"}
 """The inferred status of each side."""
@@ -99,8 +103,14 @@ class Inference:
         require_crs(places, "places")
         require_crs(cells, "cells")
         require_crs(border, "border")
-        inside = shapely.point_on_surface(cells.to_crs(settings.EQUAL_AREA_CRS).geometry.to_numpy())
-        cell_xy = shapely.get_coordinates(inside).reshape(-1, 2)
+        if {"inner_x", "inner_y"} <= set(cells.columns) and cells.crs == settings.EQUAL_AREA_CRS:
+            # The point fixed when the cell was made (an upload's pieces keep their cell's).
+            cell_xy = cells[["inner_x", "inner_y"]].to_numpy(dtype=float)
+        else:
+            inside = shapely.point_on_surface(
+                cells.to_crs(settings.EQUAL_AREA_CRS).geometry.to_numpy()
+            )
+            cell_xy = shapely.get_coordinates(inside).reshape(-1, 2)
         pts = places.to_crs(settings.EQUAL_AREA_CRS)
         pts = pts[pts.geometry.notna() & ~pts.geometry.is_empty]
         xy = shapely.get_coordinates(pts.geometry.to_numpy())
@@ -120,10 +130,14 @@ class Inference:
     def coordinates(self, place_ids: Sequence[str]) -> NDArray[np.float64]:
         """Equal-area coordinates of settlements in the given order (NaN when unknown).
 
+        An upload's piece of a settlement's cell (``pl-1#u17``) stands at its settlement's
+        point, so the enclosure a side's held ground makes does not change where an upload
+        cut a cell.
+
         Parameters
         ----------
         place_ids : sequence of str
-            Settlement ids.
+            Settlement ids (or units of them).
 
         Returns
         -------
@@ -131,7 +145,9 @@ class Inference:
             ``float [n, 2]``.
         """
         nan = (np.nan, np.nan)
-        return np.array([self.points.get(p, nan) for p in place_ids], dtype=float).reshape(-1, 2)
+        return np.array(
+            [self.points.get(p.split(UNIT_MARK, 1)[0], nan) for p in place_ids], dtype=float
+        ).reshape(-1, 2)
 
     def enclosure(self, held: NDArray[np.float64]) -> shapely.Geometry:
         """The ground enclosed by a side's held settlements and the border anchors.
@@ -146,7 +162,7 @@ class Inference:
         shapely.Geometry
             Union of the kept triangles (equal-area CRS); empty when there are none.
         """
-        held = held[~np.isnan(held).any(axis=1)]
+        held = np.unique(held[~np.isnan(held).any(axis=1)], axis=0)  # units share a point
         if len(held) == 0:
             return shapely.Polygon()
         near = self.anchors

@@ -33,7 +33,16 @@ from pipeline.errors import CRSError
 GRID_M = 1.0
 """Precision grid of every overlay, in metres of the equal-area CRS."""
 
-CELL_COLUMNS = ("cell_id", "place_id", "region_id", "country", "area_km2", "geometry")
+CELL_COLUMNS = (
+    "cell_id",
+    "place_id",
+    "region_id",
+    "country",
+    "area_km2",
+    "inner_x",
+    "inner_y",
+    "geometry",
+)
 
 
 def _voronoi_cells(points: NDArray[np.object_], extent: shapely.Polygon) -> NDArray[np.object_]:
@@ -123,7 +132,9 @@ def cells_from_points(
     -------
     geopandas.GeoDataFrame
         Columns of :data:`CELL_COLUMNS` in the equal-area CRS; ``place_id`` is None for
-        open ground. Each settlement's cell lies in the country the settlement is in.
+        open ground; ``inner_x``/``inner_y`` is a point inside the cell (metres), which the
+        pieces an upload cuts from it keep. Each settlement's cell lies in the country the
+        settlement is in.
 
     Raises
     ------
@@ -234,6 +245,10 @@ def cells_from_points(
     out = gpd.GeoDataFrame(pieces, geometry="geometry", crs=settings.EQUAL_AREA_CRS)
     out.insert(0, "cell_id", np.arange(len(out), dtype=np.int64))
     out["area_km2"] = out.geometry.area / 1e6
+    # A point inside each cell, fixed when the cell is made: the pieces an upload cuts a
+    # cell into inherit it, so inferred ground does not move where an upload is silent.
+    inner = shapely.get_coordinates(shapely.point_on_surface(out.geometry.to_numpy()))
+    out["inner_x"], out["inner_y"] = inner[:, 0], inner[:, 1]
     return out[list(CELL_COLUMNS)]
 
 

@@ -44,6 +44,7 @@ import shapely
 from numpy.typing import NDArray
 
 from pipeline.claims import Claimant
+from pipeline.inference import UNIT_MARK
 from pipeline.territory import GRID_M
 
 if TYPE_CHECKING:
@@ -716,7 +717,7 @@ def apply_uploads(
     inside = np.array([bool(s) for s in sigs], dtype=bool)
     for i in np.flatnonzero(inside):
         owner = place[i] if isinstance(place[i], str) else f"open-{parent[i]}"
-        unit[i] = f"{owner}#u{i}"
+        unit[i] = f"{owner}{UNIT_MARK}{i}"
     cells = cells.assign(place_id=unit)
     # Derived claims reach every unit of their settlement.
     split = pd.DataFrame({"place_id": place[inside], "unit": unit[inside]}).dropna()

@@ -153,3 +153,17 @@ def test_the_salient_grows_in_august_and_collapses_by_april(kursk: Theatre) -> N
     assert held("2024-08-20") > 300
     assert held("2025-03-20") < held("2024-08-20")
     assert held("2025-04-27") < held("2025-03-01")
+
+
+@pytest.mark.parametrize(
+    ("place_id", "expected"),
+    [
+        ("pl-1", [10.0, 20.0]),
+        ("pl-1#u17", [10.0, 20.0]),  # an upload's piece of pl-1's cell stands at pl-1
+        ("pl-2#u3", [np.nan, np.nan]),  # no point for pl-2
+        ("open-5#u9", [np.nan, np.nan]),  # a piece of open ground is no settlement
+    ],
+)
+def test_an_uploads_pieces_stand_at_their_settlement(place_id: str, expected: list[float]) -> None:
+    inference = Inference({"pl-1": (10.0, 20.0)}, np.empty((0, 2)), np.empty((0, 2)), 10_000.0)
+    np.testing.assert_array_equal(inference.coordinates([place_id]), [expected])

@@ -86,6 +86,12 @@ def test_refined_cells_still_partition_the_theatre(kursk: Theatre) -> None:
         shapely.point_on_surface(refined.geometry.to_numpy()), parents.geometry.to_numpy()
     )
     assert inside.all()
+    # ... and the point inferred ground is tested at: a cut never moves inference.
+    for axis in ("inner_x", "inner_y"):
+        assert (parents[axis].to_numpy() == refined[axis].to_numpy()).all()
+    assert shapely.within(
+        shapely.points(parents[["inner_x", "inner_y"]].to_numpy()), parents.geometry.to_numpy()
+    ).all()
 
 
 def test_snapshots_replace_the_earlier_map_and_patches_add(
