@@ -24,7 +24,7 @@ from pipeline.claims import key_events
 from pipeline.errors import FrontlineError
 from pipeline.safetext import markdown_format
 from pipeline.timeline import area_chart_frame, side_areas
-from pipeline.viewstate import MAX_VIEWS, ViewState, state_from_params
+from pipeline.viewstate import MAX_VIEWS, ViewState, date_from_map, state_from_params
 from pipeline.webmap import base_map, ground_layer, publish_json, write_static_layers
 
 FOCUS = "RU-KRS"
@@ -61,7 +61,7 @@ def cached_base_map(_t: Theatre, fingerprint: str, playback: str) -> folium.Map:
     Its layers and playback data are static files the browser fetches once, so the map
     script re-sent on every rerun stays a few kilobytes.
     """
-    url = write_static_layers(_t, settings.ROOT / "static", [playback])
+    url = write_static_layers(_t, settings.ROOT / "static", [playback], within=FOCUS)
     return base_map(_t, FOCUS, playback=playback, static_url=url)
 
 
@@ -108,6 +108,21 @@ def _init_state(t: Theatre, views: list[str]) -> None:
     st.session_state["date"] = state.day
     st.session_state["compare"] = state.compare
     st.session_state["notices"] = notices
+
+
+def _map_date() -> None:
+    """The map's timeline was still on a date: the page shows it (set before the slider)."""
+    value = st.session_state.get("map")
+    if not isinstance(value, dict) or "frontline_date" not in value:
+        return
+    first, last = theatre().date_range()
+    try:
+        st.session_state["date"] = date_from_map(
+            value["frontline_date"], first - dt.timedelta(days=1), last
+        )
+        st.session_state.pop("map_notice", None)
+    except ValueError as e:
+        st.session_state["map_notice"] = str(e)
 
 
 def _step(dates: list[dt.date], direction: int) -> None:
@@ -273,6 +288,12 @@ def main() -> None:
     st.title("Frontline: the Kursk incursion, claim by claim")
     for notice in st.session_state.get("notices", []):
         st.warning(markdown_format("Permalink: {}", notice))
+    if "map_notice" in st.session_state:
+        st.warning(
+            markdown_format(
+                "Map timeline: {}; the date is unchanged.", st.session_state.pop("map_notice")
+            )
+        )
     with st.sidebar:
         st.multiselect("Whose map (first is filled)", views, key="views", max_selections=MAX_VIEWS)
         st.slider(
@@ -307,6 +328,7 @@ def main() -> None:
         use_container_width=True,
         returned_objects=[],
         key="map",
+        on_change=_map_date,
     )
     st.caption(
         markdown_format(
@@ -335,7 +357,10 @@ def main() -> None:
     _area_chart(t, chosen, day)
     _claims_of_day(t, day)
     ms = (time.perf_counter() - started) * 1000
-    st.caption(markdown_format("Page computed in {} ms.", f"{ms:.0f}"))
+    runs = st.session_state["runs"] = st.session_state.get("runs", 0) + 1
+    st.caption(
+        markdown_format("Page computed in {} ms (run {} of this session).", f"{ms:.0f}", runs)
+    )
 
 
 main()

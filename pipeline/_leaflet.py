@@ -449,8 +449,8 @@ class TheatreLayers(SafeElement):
 class ShownDate(SafeElement):
     """Tells the map's scripts the date the page shows (popups list claims up to it).
 
-    Sent with the ground layer, so it follows every date change; playback overrides it per
-    frame and restores it when stopped.
+    Sent with the ground layer, so it follows every date change; the map's timeline
+    overrides it while its own date is shown and hands back to it (see :class:`Playback`).
 
     Parameters
     ----------
@@ -463,6 +463,10 @@ class ShownDate(SafeElement):
         {% macro script(this, kwargs) %}
         window.frontlinePageDate = {{ this.day|js }};
         window.frontlineShownDate = window.frontlinePageDate;
+        setTimeout(function () {  // once the layer this came with is on the map
+            var hand = window.frontlineOnPageDate;
+            if (hand) { hand(window.frontlinePageDate); }
+        }, 0);
         {% endmacro %}
         """
     )
@@ -566,24 +570,31 @@ class ViewInUrl(SafeElement):
 
 
 class Playback(SafeElement):
-    """A play button that animates a view's timeline in the browser, with no server trip.
+    """The map's timeline: scrub, step and play a view's dates in the browser.
 
-    Playback steps by time (one week or one day, chosen beside the button) from the view's
-    first change date to its last, each frame showing the last change on or before its
-    day; a track marks the change dates and the frame. When it ends (or is stopped) the map
-    returns to the page's date, so the map, its label, the popups and the slider agree.
+    A date control inside the map (a day-by-day slider that the arrow keys move, previous
+    and next change, play/stop with a step of one week or one day) redraws the first
+    view's ground, its areas, the popups' date and the page URL's ``date=`` on every
+    input, from data fetched once per view, with no server trip. The server is told the
+    date only once the control has been still for ``settle_ms`` (it then draws what the
+    browser does not have: the other views, the disagreement hatch, the change overlay and
+    the figures beside the map), through the map component's own value, never per frame.
+    Playback steps by time from the view's first change date to its last and then returns
+    to the page's date, so the map, its label, the popups and the slider agree.
 
     Parameters
     ----------
     data : str or dict
-        URL of a :func:`pipeline.webmap.playback_data` JSON file (fetched on the first
-        press), or the dict itself.
+        URL of a :func:`pipeline.webmap.playback_data` JSON file (fetched once, when the
+        map loads), or the dict itself.
     view : str
-        The view it animates (shown before the first press).
+        The view it draws.
     colours : sequence of str
-        Fill colour of each side code (``0`` UA, ``1`` RU, ``2`` contested).
+        Fill colour of each side code (``0`` UA, ``1`` RU, ``2`` contested, ...).
     frame_ms : int, default 350
-        Milliseconds per frame.
+        Milliseconds per playback frame.
+    settle_ms : int, default 450
+        Milliseconds the date control must be still before the server is told the date.
     """
 
     _template = template(
@@ -593,34 +604,31 @@ class Playback(SafeElement):
             var map = {{ this._parent.get_name() }};
             var source = {{ this.data|js }};
             var colours = {{ this.colours|js }};
-            var data = null, layer = null, cells = {};
-            function ready() {
-                if (data) { return Promise.resolve(); }
-                var got = typeof source === "string"
-                    ? fetch(source).then(function (r) { return r.json(); })
-                    : Promise.resolve(source);
-                return got.then(function (d) {
-                    data = d;
-                    layer = L.geoJSON(data.cells, {
-                        interactive: false,
-                        style: function () { return {weight: 0, fillOpacity: 0}; },
-                        onEachFeature: function (f, l) { cells[f.properties.i] = l; }
-                    });
-                });
+            var data = null, layer = null, cells = {}, loading = null;
+            var timer = null, frame = 0, hidden = [], at = [], lo = 0, hi = 1;
+            var wanted = null, settle = null, told = 0;
+            function ordinal(iso) { return Date.parse(iso + "T00:00:00Z") / 86400000; }
+            function isoOf(n) { return new Date(n * 86400000).toISOString().slice(0, 10); }
+            function el(tag, cls, parent, css) {
+                var e = L.DomUtil.create(tag, cls, parent);
+                if (css) { e.style.cssText = css; }
+                return e;
             }
-            var timer = null, frame = 0, hidden = [], days = [], at = [];
-            var box = L.DomUtil.create("div", "leaflet-bar frontline-playback");
-            box.style.background = "white";
-            box.style.padding = "4px 8px";
-            box.style.font = "13px sans-serif";
-            var button = L.DomUtil.create("a", "", box);
-            button.href = "#";
-            button.setAttribute("role", "button");
-            button.setAttribute("aria-label", "play the timeline");
-            button.textContent = "▶ play";
-            button.style.width = "auto";
-            button.style.padding = "0 6px";
-            var step = L.DomUtil.create("select", "frontline-playback-step", box);
+            var box = el("div", "leaflet-bar frontline-playback", null,
+                "background:white;padding:4px 8px;font:13px sans-serif;min-width:300px");
+            var row = el("div", "", box, "display:flex;gap:4px;align-items:center");
+            function control(text, aria) {
+                var a = el("a", "", row, "width:auto;padding:0 6px;position:static");
+                a.href = "#";
+                a.setAttribute("role", "button");
+                a.setAttribute("aria-label", aria);
+                a.textContent = text;
+                return a;
+            }
+            var previous = control("◀", "previous change on the map");
+            var button = control("▶ play", "play the timeline");
+            var next = control("▶", "next change on the map");
+            var step = el("select", "frontline-playback-step", row);
             step.setAttribute("aria-label", "playback step");
             [["7", "1 week"], ["1", "1 day"]].forEach(function (o) {
                 var opt = document.createElement("option");
@@ -628,44 +636,81 @@ class Playback(SafeElement):
                 opt.textContent = o[1];
                 step.appendChild(opt);
             });
-            var label = L.DomUtil.create("span", "frontline-playback-date", box);
+            var label = el("span", "frontline-playback-date", row);
             label.textContent = " " + {{ this.view|js }};
-            // The track: the view's span, a tick at each change date, a cursor at the frame.
-            var track = L.DomUtil.create("div", "frontline-playback-track", box);
-            track.style.cssText = "position:relative;height:10px;margin-top:3px;"
-                + "background:#eeeeee;min-width:180px";
-            var cursor = L.DomUtil.create("div", "frontline-playback-cursor", track);
-            cursor.style.cssText = "position:absolute;top:0;width:2px;height:10px;"
-                + "background:#000000;display:none";
+            var scrub = el("input", "frontline-timeline-scrub", box, "width:100%;margin:4px 0 0");
+            scrub.type = "range";
+            scrub.step = "1";
+            scrub.disabled = true;
+            scrub.setAttribute("aria-label", "date on the map");
+            // The track: the control's span, a tick at each change date, a cursor at the day.
+            var track = el("div", "frontline-playback-track", box,
+                "position:relative;height:10px;background:#eeeeee");
+            var cursor = el("div", "frontline-playback-cursor", track,
+                "position:absolute;top:0;width:2px;height:10px;background:#000000;display:none");
+            var figures = el("div", "frontline-timeline-figures", box, "margin-top:2px");
             L.DomEvent.disableClickPropagation(box);
-            function ordinal(iso) { return Date.parse(iso + "T00:00:00Z") / 86400000; }
-            function isoOf(n) { return new Date(n * 86400000).toISOString().slice(0, 10); }
-            function frames(stride) {
-                // Days from the first change date to the last, `stride` days apart (the last
-                // date always included); each shows the last change date on or before it.
-                var first = ordinal(data.dates[0]);
-                var last = ordinal(data.dates[data.dates.length - 1]);
-                var out = [], k = 0;
-                for (var d = first; ; d = Math.min(d + stride, last)) {
-                    while (k + 1 < data.dates.length && ordinal(data.dates[k + 1]) <= d) { k += 1; }
-                    out.push([isoOf(d), k]);
-                    if (d >= last) { break; }
-                }
-                return out;
-            }
-            function ticks() {
-                var first = ordinal(data.dates[0]);
-                var span = ordinal(data.dates[data.dates.length - 1]) - first || 1;
-                data.dates.forEach(function (iso) {
-                    var t = L.DomUtil.create("div", "frontline-playback-tick", track);
-                    t.title = iso;
-                    t.style.cssText = "position:absolute;top:2px;width:1px;height:6px;"
-                        + "background:#888888;left:" + (100 * (ordinal(iso) - first) / span) + "%";
+            L.DomEvent.disableScrollPropagation(box);
+            L.DomEvent.on(box, "keydown", L.DomEvent.stopPropagation);  // keys move the date
+            function pct(d) { return (100 * (d - lo) / Math.max(hi - lo, 1)) + "%"; }
+            function ready() {
+                if (loading) { return loading; }
+                var got = typeof source === "string"
+                    ? fetch(source).then(function (r) { return r.json(); })
+                    : Promise.resolve(source);
+                loading = got.then(function (d) {
+                    data = d;
+                    layer = L.geoJSON(data.cells, {
+                        interactive: false,
+                        style: function () { return {weight: 0, fillOpacity: 0}; },
+                        onEachFeature: function (f, l) { cells[f.properties.i] = l; }
+                    });
+                    var page = window.frontlinePageDate ? ordinal(window.frontlinePageDate) : 0;
+                    lo = ordinal(data.dates[0]) - 1;
+                    hi = Math.max(ordinal(data.dates[data.dates.length - 1]), page);
+                    scrub.min = String(lo);
+                    scrub.max = String(hi);
+                    scrub.value = String(page || hi);
+                    scrub.disabled = false;
+                    data.dates.forEach(function (iso) {
+                        var t = el("div", "frontline-playback-tick", track,
+                            "position:absolute;top:2px;width:1px;height:6px;background:#888888;"
+                            + "left:" + pct(ordinal(iso)));
+                        t.title = iso;
+                    });
+                    track.dataset.span = isoOf(lo) + "/" + isoOf(hi);
+                    if (page) { state(page); }
                 });
-                track.dataset.span = data.dates[0] + "/" + data.dates[data.dates.length - 1];
+                return loading;
             }
-            function show(n) {
-                var codes = data.frames[at[n][1]];
+            function frameOf(d) {
+                // Index of the last change date on or before day d (-1: before the first).
+                var k = -1;
+                while (k + 1 < data.dates.length && ordinal(data.dates[k + 1]) <= d) { k += 1; }
+                return k;
+            }
+            function cover() {
+                // The browser's frame replaces the server's layers while the date is its own.
+                (window.feature_group || []).forEach(function (g) {
+                    if (map.hasLayer(g)) { map.removeLayer(g); hidden.push(g); }
+                });
+                if (!map.hasLayer(layer)) { layer.addTo(map); }
+            }
+            function km(x) { return Math.round(x).toLocaleString("en-US"); }
+            function state(d) {
+                // The view's areas on day d, as the page's figures give them.
+                var k = frameOf(d);
+                var a = k < 0 ? {"UA": 0, "contested": 0, "UA inferred": 0} : data.areas[k];
+                figures.textContent = (data.within ? data.within + ": " : "")
+                    + "Ukrainian-held or contested " + km(a["UA"] + a["contested"]) + " km² (UA "
+                    + km(a["UA"]) + ", contested " + km(a["contested"]) + ", inferred UA "
+                    + km(a["UA inferred"]) + ") on " + isoOf(d);
+                figures.dataset.date = isoOf(d);
+            }
+            function draw(d) {
+                cover();
+                var k = frameOf(d);
+                var codes = k < 0 ? data.base : data.frames[k];
                 for (var i = 0; i < codes.length; i++) {
                     var code = codes.charCodeAt(i) - 48;
                     var held = code !== data.base.charCodeAt(i) - 48;
@@ -673,59 +718,144 @@ class Playback(SafeElement):
                         fillColor: colours[code], fillOpacity: held ? 0.55 : 0, weight: 0
                     });
                 }
-                label.textContent = " " + data.view + " " + at[n][0];
-                window.frontlineShownDate = at[n][0];
+                var iso = isoOf(d);
+                label.textContent = " " + data.view + " " + iso;
+                state(d);
+                window.frontlineShownDate = iso;
+                scrub.value = String(d);
                 cursor.style.display = "block";
-                cursor.style.left = (100 * n / Math.max(at.length - 1, 1)) + "%";
+                cursor.style.left = pct(d);
             }
-            function stop() {
+            function release() {
+                // Back to the page's date: the server's layers, label and popups agree again.
+                if (layer && map.hasLayer(layer)) { map.removeLayer(layer); }
+                hidden.forEach(function (g) {
+                    if ((window.feature_group || []).indexOf(g) >= 0) { map.addLayer(g); }
+                });
+                hidden = [];
+                window.frontlineShownDate = window.frontlinePageDate;
+                if (data) { label.textContent = " " + data.view; }
+                if (window.frontlinePageDate && data) {
+                    scrub.value = String(ordinal(window.frontlinePageDate));
+                    state(ordinal(window.frontlinePageDate));
+                }
+                cursor.style.display = "none";
+            }
+            function toUrl(iso) {
+                try {
+                    var u = new URL(window.parent.location.href);
+                    u.searchParams.set("date", iso);
+                    window.parent.history.replaceState(window.parent.history.state, "",
+                        u.toString());
+                } catch (e) { /* a page without a reachable address keeps its own */ }
+            }
+            function tell(iso) {
+                // Once the date is still, the server draws what the browser does not have.
+                wanted = iso;
+                clearTimeout(settle);
+                settle = setTimeout(function () {
+                    told += 1;
+                    window.parent.postMessage({
+                        isStreamlitMessage: true,
+                        type: "streamlit:setComponentValue",
+                        value: {frontline_date: iso, n: told},
+                        dataType: "json"
+                    }, "*");
+                }, {{ this.settle_ms }});
+            }
+            function choose(d) {
+                stop(false);
+                d = Math.max(lo, Math.min(hi, d));
+                draw(d);
+                toUrl(isoOf(d));
+                tell(isoOf(d));
+            }
+            window.frontlineOnPageDate = function (iso) {
+                // The server has drawn a date. Unless the control has moved on since (or is
+                // playing), its layers replace the browser's frame.
+                if (!data) { return; }
+                if (timer || (wanted !== null && wanted !== iso)) {
+                    if (map.hasLayer(layer)) { cover(); }
+                    return;
+                }
+                wanted = null;
+                release();
+            };
+            scrub.addEventListener("input", function () { choose(parseInt(scrub.value, 10)); });
+            function jump(dir) {
+                ready().then(function () {
+                    var d = parseInt(scrub.value, 10);
+                    var change = data.dates.map(ordinal).filter(function (c) {
+                        return dir > 0 ? c > d : c < d;
+                    });
+                    if (change.length) { choose(dir > 0 ? change[0] : change[change.length - 1]); }
+                });
+            }
+            L.DomEvent.on(previous, "click", function (e) {
+                L.DomEvent.preventDefault(e);
+                jump(-1);
+            });
+            L.DomEvent.on(next, "click", function (e) {
+                L.DomEvent.preventDefault(e);
+                jump(1);
+            });
+            function frames(stride) {
+                // Days from the first change date to the last, `stride` days apart (the last
+                // date always included).
+                var first = ordinal(data.dates[0]);
+                var last = ordinal(data.dates[data.dates.length - 1]);
+                var out = [];
+                for (var d = first; ; d = Math.min(d + stride, last)) {
+                    out.push(d);
+                    if (d >= last) { break; }
+                }
+                return out;
+            }
+            function stop(back) {
+                if (!timer) { return; }
                 clearInterval(timer);
                 timer = null;
-                map.removeLayer(layer);
-                hidden.forEach(function (g) { map.addLayer(g); });
-                hidden = [];
-                // Back to the page's date: map, label, popups and slider agree again.
-                window.frontlineShownDate = window.frontlinePageDate;
-                label.textContent = " " + data.view;
-                cursor.style.display = "none";
                 button.textContent = "▶ play";
+                if (back) { wanted = null; release(); }
             }
             L.DomEvent.on(button, "click", function (e) {
                 L.DomEvent.preventDefault(e);
-                if (timer) { stop(); return; }
+                if (timer) { stop(true); return; }
                 ready().then(start);
             });
             function start() {
-                if (!track.dataset.span) { ticks(); }
+                clearTimeout(settle);
                 at = frames(parseInt(step.value, 10));
-                hidden = (window.feature_group || []).filter(function (g) {
-                    return map.hasLayer(g);
-                });
-                hidden.forEach(function (g) { map.removeLayer(g); });
-                layer.addTo(map);
                 frame = 0;
-                show(frame);
+                draw(at[frame]);
                 button.textContent = "■ stop";
                 timer = setInterval(function () {
                     frame += 1;
-                    if (frame >= at.length) { stop(); return; }
-                    show(frame);
+                    if (frame >= at.length) { stop(true); return; }
+                    draw(at[frame]);
                 }, {{ this.frame_ms }});
             }
-            var control = L.control({position: "bottomleft"});
-            control.onAdd = function () { return box; };
-            control.addTo(map);
+            var box_control = L.control({position: "bottomleft"});
+            box_control.onAdd = function () { return box; };
+            box_control.addTo(map);
+            ready();
         })();
         {% endmacro %}
         """
     )
 
     def __init__(
-        self, data: str | dict[str, Any], view: str, colours: Sequence[str], frame_ms: int = 350
+        self,
+        data: str | dict[str, Any],
+        view: str,
+        colours: Sequence[str],
+        frame_ms: int = 350,
+        settle_ms: int = 450,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._name = "Playback"
         self.data = data
         self.view = view
         self.frame_ms = int(frame_ms)
+        self.settle_ms = int(settle_ms)
         self.colours = list(colours)

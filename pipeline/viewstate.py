@@ -121,3 +121,36 @@ def state_from_params(
             notices.append(f"{e}; ignored")
             compare = None
     return ViewState(day, views, compare), notices
+
+
+def date_from_map(value: object, first: dt.date, last: dt.date) -> dt.date:
+    """The date the map's own timeline asks the page to show, checked.
+
+    The map sends it as its component value once its date control is still; like a URL
+    parameter it is outside text, so it is parsed, never trusted.
+
+    Parameters
+    ----------
+    value : object
+        What the map sent (an ISO date string, if it is well-formed).
+    first, last : datetime.date
+        Date range the page offers.
+
+    Returns
+    -------
+    datetime.date
+        The date.
+
+    Raises
+    ------
+    ValueError
+        Naming the value and the reason: not a string, not an ISO date, or outside the range.
+    """
+    if not isinstance(value, str):
+        msg = f"map date {value!r} is not a date string"
+        raise ValueError(msg)
+    day = parse_date(value, "map date")
+    if not first <= day <= last:
+        msg = f"map date {value!r} is outside the timeline ({first} to {last})"
+        raise ValueError(msg)
+    return day

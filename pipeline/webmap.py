@@ -23,6 +23,7 @@ import numpy as np
 import shapely
 import shapely.errors
 import shapely.geometry
+from numpy.typing import NDArray
 
 from pipeline import settings
 from pipeline._files import atomic_write
@@ -186,7 +187,18 @@ def publish_json(static_dir: Path, fingerprint: str, stem: str, payload: object)
     return f"{STATIC_URL}/frontline-{fingerprint}/{stem}.json"
 
 
-def write_static_layers(theatre: Theatre, static_dir: Path, views: Sequence[str]) -> str:
+PLAYBACK_FORMAT = 2
+"""Version of :func:`playback_data`'s layout; it names the file, so a cached older one is
+never read by a newer page (2: per-date areas)."""
+
+
+def _playback_stem(view: str) -> str:
+    return f"playback{PLAYBACK_FORMAT}-{view}"
+
+
+def write_static_layers(
+    theatre: Theatre, static_dir: Path, views: Sequence[str], within: str | None = None
+) -> str:
     """Write the date-independent layers and playback data as static files, once.
 
     The browser fetches them once and caches them, so the map sent on every rerun
@@ -200,6 +212,8 @@ def write_static_layers(theatre: Theatre, static_dir: Path, views: Sequence[str]
         The app's static folder (served at :data:`STATIC_URL`).
     views : sequence of str
         Views whose playback data to write.
+    within : str, optional
+        Region (ISO 3166-2 id) the playback data's per-date areas are measured in.
 
     Returns
     -------
@@ -211,7 +225,10 @@ def write_static_layers(theatre: Theatre, static_dir: Path, views: Sequence[str]
             publish_json(static_dir, theatre.fingerprint, stem, payload)
     for view in views:
         publish_json(
-            static_dir, theatre.fingerprint, f"playback-{view}", playback_data(theatre, view)
+            static_dir,
+            theatre.fingerprint,
+            _playback_stem(view),
+            playback_data(theatre, view, within=within),
         )
     return f"{STATIC_URL}/frontline-{theatre.fingerprint}"
 
@@ -271,9 +288,9 @@ def base_map(
     TheatreLayers(static_url or theatre_layers(theatre)).add_to(fmap)
     if playback is not None:
         source: str | dict[str, Any] = (
-            f"{static_url}/playback-{playback}.json"
+            f"{static_url}/{_playback_stem(playback)}.json"
             if static_url
-            else playback_data(theatre, playback)
+            else playback_data(theatre, playback, within=focus)
         )
         Playback(source, playback, [SIDE_COLOURS[s] for s in settings.STATUSES]).add_to(fmap)
     return fmap
@@ -421,13 +438,14 @@ def _codes(status: np.ndarray) -> str:
     return (status.astype(np.uint8) + ord("0")).tobytes().decode("ascii")
 
 
-def playback_data(theatre: Theatre, view: str) -> dict[str, Any]:
-    """Every change date of a view, compactly, for client-side playback.
+def playback_data(theatre: Theatre, view: str, within: str | None = None) -> dict[str, Any]:
+    """Every change date of a view, compactly, for the map's timeline in the browser.
 
     Only the cells whose side ever differs from their country's are sent, once, as
     GeoJSON; each change date is then one character per cell (``0`` UA, ``1`` RU,
     ``2`` contested, ``3``/``4`` inferred UA/RU), so a whole timeline costs little more
-    than one map.
+    than one map. The areas the page's figures show are sent per change date too, so the
+    map's timeline states them for any date without asking the server.
 
     Parameters
     ----------
@@ -435,13 +453,17 @@ def playback_data(theatre: Theatre, view: str) -> dict[str, Any]:
         The loaded theatre.
     view : str
         View spelling.
+    within : str, optional
+        Region (ISO 3166-2 id) the areas are measured in, as the page's figures are
+        (:func:`pipeline.timeline.side_areas`); the whole theatre when omitted.
 
     Returns
     -------
     dict
         ``view``, ``dates`` (ISO strings), ``base`` (baseline codes), ``frames`` (one
-        code string per date) and ``cells`` (a FeatureCollection, EPSG:4326, whose
-        features carry their index ``i``).
+        code string per date), ``areas`` (per date: km² of ``UA``, ``contested`` and
+        ``UA inferred``, each rounded as the page rounds them), ``within`` and ``cells``
+        (a FeatureCollection, EPSG:4326, whose features carry their index ``i``).
     """
     table = theatre.table(view)
     statuses = np.array([table.cell_status(day) for day in table.dates], dtype=np.int8).reshape(
@@ -458,8 +480,26 @@ def playback_data(theatre: Theatre, view: str) -> dict[str, Any]:
         "dates": [d.isoformat() for d in table.dates],
         "base": _codes(table.baseline[changing]),
         "frames": [_codes(s[changing]) for s in statuses],
+        "areas": _frame_areas(theatre, statuses, within),
+        "within": within,
         "cells": {"type": "FeatureCollection", "features": features},
     }
+
+
+def _frame_areas(
+    theatre: Theatre, statuses: NDArray[np.int8], within: str | None
+) -> list[dict[str, int]]:
+    """km² of each side per row of ``statuses`` (dates × cells), as :func:`side_areas` sums."""
+    weights = theatre.cells["area_km2"].to_numpy(dtype=float)
+    if within is not None:
+        weights = np.where((theatre.cells["region_id"] == within).to_numpy(), weights, 0.0)
+    n = len(settings.STATUSES)
+    out = []
+    for row in statuses:
+        sums = np.bincount(row, weights=weights, minlength=n)
+        area = dict(zip(settings.STATUSES, sums, strict=True))
+        out.append({side: round(float(area[side])) for side in ("UA", "contested", "UA inferred")})
+    return out
 
 
 def upload_layer(polygons: gpd.GeoDataFrame, name: str = "upload") -> folium.FeatureGroup:

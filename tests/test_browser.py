@@ -307,6 +307,79 @@ def test_playback_steps_by_week_and_ends_on_the_pages_date(server: str, page: Pa
     assert shown == "2024-08-25"
 
 
+def _runs(pg: Page) -> int:
+    caption = pg.get_by_text(re.compile(r"Page computed in \d+ ms \(run \d+ of this session\)"))
+    found = re.search(r"run (\d+) of", caption.inner_text())
+    assert found is not None
+    return int(found.group(1))
+
+
+def test_scrubbing_the_map_redraws_in_the_browser_then_the_page_follows(
+    server: str, page: Page
+) -> None:
+    page.goto(f"{server}/?date=2024-08-25&claimants=ua-gs")
+    expect(page.locator('[data-testid="stMetric"]')).to_have_count(1, timeout=60_000)
+    frame = page.frame_locator("iframe").first
+    _map_paths(page).first.wait_for(state="attached", timeout=60_000)
+    scrub = frame.get_by_role("slider", name="date on the map")
+    expect(scrub).to_be_enabled(timeout=30_000)
+    _settled(page)
+    runs = _runs(page)
+    label = frame.locator(".frontline-playback-date")
+    figures = frame.locator(".frontline-timeline-figures")
+    scrub.focus()
+    seen = []
+    for _ in range(15):  # back to 10 Aug 2024, a day per key press, faster than the settle time
+        scrub.press("ArrowLeft")
+        seen.append(figures.inner_text())
+    # Every frame was drawn in the browser: label, figures and the URL moved with the key.
+    assert label.inner_text().strip() == "ua-gs 2024-08-10"
+    assert "Ukrainian-held or contested" in seen[-1]
+    assert len(set(seen)) > 3  # the area changed along the way, frame by frame
+    expect(page).to_have_url(re.compile("date=2024-08-10"), timeout=5_000)
+    # Once the control is still, the server follows once: the page's slider, figures and
+    # popups show the map's date, and the map hands back to the server's layers.
+    expect(page.get_by_role("slider")).to_have_attribute(
+        "aria-valuetext", re.compile("2024/08/10|2024-08-10"), timeout=30_000
+    )
+    _settled(page)
+    held = seen[-1].split("or contested ")[1].split(" km²")[0]
+    expect(
+        page.locator('[data-testid="stMetric"]', has_text="ua-gs:").locator(
+            '[data-testid="stMetricValue"]'
+        )
+    ).to_have_text(f"{held} km²", timeout=30_000)
+    expect(label).to_have_text(" ua-gs", timeout=30_000)
+    assert frame.locator("body").evaluate("() => window.frontlineShownDate") == "2024-08-10"
+    assert _runs(page) - runs <= 3  # one debounced rerun (and its redraw), not fifteen
+    page.screenshot(path=str(ARTIFACTS / "scrubbed-2024-08-10.png"), full_page=True)
+
+
+_POST_MAP_VALUE = """(body, value) => window.parent.postMessage({
+    isStreamlitMessage: true, type: "streamlit:setComponentValue",
+    value: {frontline_date: value, n: 1000}, dataType: "json"
+}, "*")"""
+
+
+def test_a_bad_date_from_the_map_is_named_and_changes_nothing(server: str, page: Page) -> None:
+    page.goto(f"{server}/?date=2024-08-25&claimants=ua-gs")
+    expect(page.locator('[data-testid="stMetric"]')).to_have_count(1, timeout=60_000)
+    _map_paths(page).first.wait_for(state="attached", timeout=60_000)
+    _settled(page)
+    before = _held(page, "ua-gs")
+    body = page.frame_locator("iframe").first.locator("body")
+    hostile = "[**sign in**](http://x.invalid/phish) {{ 7*7 }}"
+    body.evaluate(_POST_MAP_VALUE, hostile)
+    notice = page.get_by_text(re.compile("Map timeline: bad map date"))
+    expect(notice).to_be_visible(timeout=30_000)
+    # Shown as typed (a word joiner after each colon stops autolinks), never as a link.
+    assert hostile in notice.inner_text().replace("\u2060", "")
+    assert page.locator('a[href="http://x.invalid/phish"]').count() == 0
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert _held(page, "ua-gs") == before
+    expect(page).to_have_url(re.compile("date=2024-08-25"))
+
+
 def test_hostile_text_is_shown_as_text(hostile_server: str, page: Page) -> None:
     dialogs: list[str] = []
 

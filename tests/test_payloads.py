@@ -32,6 +32,7 @@ from pipeline.ledger import claims_to_csv
 from pipeline.safetext import js_json, markdown_text
 from pipeline.snapshot import make_snapshot
 from pipeline.store import GeoPackageStore
+from pipeline.viewstate import date_from_map
 from pipeline.webmap import map_of_view, upload_layer
 from tests.conftest import feature, feature_collection, shown, svg_texts
 
@@ -362,3 +363,26 @@ def test_registration_refuses_unusable_names(name: str, reason: str) -> None:
 def test_claimant_ids_are_matched_whole() -> None:
     with pytest.raises(InputError, match="bad claimant id"):
         ingest.new_claimant("my-team\n", "My team", "independent", "CC0")
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (MARKDOWN, "expected a calendar date as YYYY-MM-DD"),
+        ("{{ 7*7 }}", "expected a calendar date as YYYY-MM-DD"),
+        ("2024-02-30", "expected a calendar date as YYYY-MM-DD"),
+        ("2031-01-01", "is outside the timeline"),
+        (20240810, "is not a date string"),
+        ({"x": 1}, "is not a date string"),
+    ],
+)
+def test_the_maps_date_value_is_parsed_never_trusted(value: object, reason: str) -> None:
+    # The map tells the page its date as a component value: outside text, like a URL.
+    with pytest.raises(ValueError, match=reason) as e:
+        date_from_map(value, dt.date(2024, 8, 5), dt.date(2025, 5, 31))
+    assert repr(value)[:20] in str(e.value)
+
+
+def test_the_maps_date_value_is_read_when_good() -> None:
+    day = date_from_map("2024-08-10", dt.date(2024, 8, 5), dt.date(2025, 5, 31))
+    assert day == dt.date(2024, 8, 10)

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from pipeline.build import Theatre, load_theatre
-from pipeline.webmap import SIDE_COLOURS, map_of_view, write_static_layers
+from pipeline.timeline import side_areas
+from pipeline.webmap import (
+    PLAYBACK_FORMAT,
+    SIDE_COLOURS,
+    map_of_view,
+    playback_data,
+    write_static_layers,
+)
 from tests.conftest import add_place, claim_row, make_theatre_dir
 
 
@@ -38,12 +45,24 @@ def test_static_layers_are_written_once(tiny_theatre: Theatre, tmp_path: Path) -
     folder = tmp_path / url.rsplit("/", 1)[1]
     settlements = json.loads((folder / "settlements.json").read_text())
     assert len(settlements["features"]) == int(tiny_theatre.places["located"].sum())
-    playback = json.loads((folder / "playback-ua-gs.json").read_text())
+    playback = json.loads((folder / f"playback{PLAYBACK_FORMAT}-ua-gs.json").read_text())
     assert playback["dates"][0] == "2024-08-15"
     assert all(len(f) == len(playback["base"]) for f in playback["frames"])
     before = (folder / "settlements.json").stat().st_mtime_ns
     write_static_layers(tiny_theatre, tmp_path, ["ua-gs"])
     assert (folder / "settlements.json").stat().st_mtime_ns == before
+
+
+@pytest.mark.parametrize("within", [None, "RU-KRS"])
+def test_playback_areas_are_the_pages_figures(tiny_theatre: Theatre, within: str | None) -> None:
+    # The map's timeline states, per change date, the areas the page's figures compute.
+    data = playback_data(tiny_theatre, "ua-gs", within=within)
+    table = tiny_theatre.table("ua-gs")
+    assert len(data["areas"]) == len(data["dates"]) == len(table.dates)
+    for day, areas in zip(table.dates, data["areas"], strict=True):
+        page = side_areas(table, tiny_theatre.cells, day, within=within)
+        assert areas == {side: round(page[side]) for side in ("UA", "contested", "UA inferred")}
+    assert any(a["UA"] > 0 for a in data["areas"])
 
 
 def test_place_names_are_never_html(tmp_path: Path) -> None:
