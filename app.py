@@ -21,7 +21,8 @@ from appdata import theatre
 from pipeline import settings
 from pipeline.build import Theatre
 from pipeline.claims import key_events
-from pipeline.errors import FrontlineError
+from pipeline.errors import FrontlineError, InputError
+from pipeline.extent import extent_from_permalink
 from pipeline.safetext import markdown_format
 from pipeline.timeline import area_chart_frame, side_areas
 from pipeline.viewstate import MAX_VIEWS, ViewState, date_from_map, state_from_params
@@ -104,10 +105,19 @@ def _init_state(t: Theatre, views: list[str]) -> None:
     state, notices = state_from_params(
         st.query_params.to_dict(), views, first - dt.timedelta(days=1), last, default
     )
+    raw_map = st.query_params.get("map")
+    if raw_map is not None:
+        try:
+            extent_from_permalink(raw_map)
+        except InputError as e:
+            notices.append(f"{e}; ignored")
+            st.session_state["bad_map"] = True
     st.session_state["views"] = list(state.views)
     st.session_state["date"] = state.day
     st.session_state["compare"] = state.compare
     st.session_state["notices"] = notices
+    # A notice speaks of the link as opened: it goes once the analyst changes the view.
+    st.session_state["notices_for"] = state
 
 
 def _map_date() -> None:
@@ -286,8 +296,12 @@ def main() -> None:
     first, last = t.date_range()
     _init_state(t, views)
     st.title("Frontline: the Kursk incursion, claim by claim")
-    for notice in st.session_state.get("notices", []):
-        st.warning(markdown_format("Permalink: {}", notice))
+    shown_state = ViewState(
+        st.session_state["date"], tuple(st.session_state["views"]), st.session_state["compare"]
+    )
+    if st.session_state.get("notices_for") == shown_state:
+        for notice in st.session_state.get("notices", []):
+            st.warning(markdown_format("Permalink: {}", notice))
     if "map_notice" in st.session_state:
         st.warning(
             markdown_format(
@@ -317,8 +331,9 @@ def main() -> None:
         st.warning(markdown_format("Change since {} is after {}: ignored.", compare, day))
         compare = None
     params = ViewState(day, tuple(chosen), compare).to_params()
-    if "map" in st.query_params:  # the map's own view, kept in the URL by the browser
-        params["map"] = st.query_params["map"]
+    if "map" in st.query_params and not st.session_state.get("bad_map"):
+        params["map"] = st.query_params["map"]  # the map's own view, kept by the browser
+    st.session_state.pop("bad_map", None)
     st.query_params.from_dict(params)
     _figures(t, chosen, day, compare)
     st_folium(

@@ -546,7 +546,7 @@ class ViewInUrl(SafeElement):
             var asked = start && start.searchParams.get("map");
             if (asked) {
                 var p = asked.split(",").map(Number);
-                if (p.length === 3 && p.every(isFinite) && Math.abs(p[0]) <= 90
+                if (p.length === 3 && p.every(isFinite) && Math.abs(p[0]) <= 85
                         && Math.abs(p[1]) <= 180 && p[2] >= 3 && p[2] <= 18) {
                     map.setView([p[0], p[1]], Math.round(p[2]));
                 }

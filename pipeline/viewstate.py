@@ -98,8 +98,16 @@ def state_from_params(
     raw_views = _first(params.get("claimants"))
     if raw_views is not None:
         asked = [v.strip() for v in raw_views.split(",") if v.strip()]
-        unknown = [v for v in asked if v not in known_views]
-        good = list(dict.fromkeys(v for v in asked if v in known_views))[:MAX_VIEWS]
+        # Claimant ids are lower case; a link may spell them otherwise (ISW, UA-GS).
+        folded = {v.casefold(): v for v in known_views}
+        unknown = [v for v in asked if v.casefold() not in folded]
+        named = list(dict.fromkeys(folded[v.casefold()] for v in asked if v.casefold() in folded))
+        good = named[:MAX_VIEWS]
+        if len(named) > MAX_VIEWS:
+            notices.append(
+                f"at most {MAX_VIEWS} views at once; not shown: "
+                f"{', '.join(repr(v) for v in named[MAX_VIEWS:])}"
+            )
         if unknown:
             notices.append(
                 f"unknown claimant(s) {', '.join(repr(u) for u in unknown)}; "

@@ -110,3 +110,42 @@ def test_next_change_button_jumps_to_the_next_change_date() -> None:
     at = _open(date="2024-08-08", claimants="ua-gs")
     at.button(key="next").click().run()
     assert at.slider(key="date").value == dt.date(2024, 8, 9)
+
+
+def test_a_permalink_notice_stays_until_the_view_changes() -> None:
+    at = _open(date="not-a-date", claimants="ua-gs")
+    assert any("bad date 'not-a-date'" in shown(w.value) for w in at.warning)
+    at.run()  # a rerun that changes nothing keeps it
+    assert any("bad date 'not-a-date'" in shown(w.value) for w in at.warning)
+    at.slider(key="date").set_value(dt.date(2024, 8, 26)).run()
+    assert not any("not-a-date" in shown(w.value) for w in at.warning)
+
+
+def test_a_view_beyond_the_limit_is_named_not_dropped_silently() -> None:
+    at = _open(claimants="ua-gs,ru-mod,isw,deepstate,consolidated")
+    assert at.multiselect(key="views").value == ["ua-gs", "ru-mod", "isw", "deepstate"]
+    warnings = [shown(w.value) for w in at.warning]
+    assert any("at most 4 views at once" in w and "'consolidated'" in w for w in warnings)
+
+
+@pytest.mark.parametrize(
+    ("asked", "views"), [("ISW", ["isw"]), ("UA-GS,Own:ISW", ["ua-gs", "own:isw"])]
+)
+def test_claimants_match_whatever_their_case(asked: str, views: list[str]) -> None:
+    at = _open(claimants=asked)
+    assert at.multiselect(key="views").value == views
+    assert not at.warning
+
+
+@pytest.mark.parametrize("bad", ["999,999,99", "51.2,35.2", "51.2,35.2,40", "nan,35,10", "a,b,c"])
+def test_a_bad_map_view_is_named_and_dropped(bad: str) -> None:
+    at = _open(claimants="ua-gs", map=bad)
+    warnings = [shown(w.value) for w in at.warning]
+    assert any(f"map view {bad!r}" in w for w in warnings), warnings
+    assert "map" not in at.query_params
+
+
+def test_a_good_map_view_is_kept() -> None:
+    at = _open(claimants="ua-gs", map="51.2000,35.2000,11")
+    assert not at.warning
+    assert at.query_params["map"] == "51.2000,35.2000,11"
