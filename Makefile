@@ -20,6 +20,7 @@ build: $(VENV)/.runtime
 	$(PY) -m pipeline build
 
 run: build
+	mkdir -p static  # served by Streamlit; filled by the app at start-up
 	$(PY) -m streamlit run app.py --server.port $(PORT)
 
 lint: $(VENV)/.dev

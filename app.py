@@ -319,9 +319,10 @@ def main() -> None:
         )
         chosen = st.session_state["views"] or [DEFAULT.views[0]]
         dates = sorted(set().union(*(t.table(v).dates for v in chosen)))
-        left, right = st.columns(2)
-        left.button("◀ previous change", on_click=_step, args=(dates, -1), key="prev")
-        right.button("next change ▶", on_click=_step, args=(dates, 1), key="next")
+        st.button(
+            "◀ previous change", on_click=_step, args=(dates, -1), key="prev", width="stretch"
+        )
+        st.button("next change ▶", on_click=_step, args=(dates, 1), key="next", width="stretch")
         st.date_input(
             "Show change since", value=None, min_value=first, max_value=last, key="compare"
         )

@@ -166,6 +166,12 @@ def _map_paths(pg: Page) -> Locator:
     return pg.frame_locator("iframe").first.locator("path.leaflet-interactive")
 
 
+_WHOLE_TEXT = """b => [b, ...b.querySelectorAll("*")].every(
+    (e) => e.scrollWidth <= e.clientWidth + 1
+)"""
+"""True when no part of an element's text is cut off (no ellipsis, no overflow)."""
+
+
 def test_map_draws_offline_with_figures(server: str, page: Page) -> None:
     page.goto(f"{server}/?date=2024-08-25&claimants=ua-gs,ru-mod")
     expect(page.get_by_text("Frontline: the Kursk incursion")).to_be_visible(timeout=60_000)
@@ -176,6 +182,11 @@ def test_map_draws_offline_with_figures(server: str, page: Page) -> None:
     filled = page.frame_locator("iframe").first.locator('path[fill="#1f5fbf"]')
     assert filled.count() >= 1
     assert _held(page, "ua-gs") != "0 km²"
+    # The analyst's page: no developer toolbar, and the change buttons' labels are whole.
+    expect(page.get_by_role("button", name="Deploy")).to_have_count(0)
+    for label in ("◀ previous change", "next change ▶"):
+        button = page.get_by_role("button", name=label)
+        assert button.evaluate(_WHOLE_TEXT), label
     page.screenshot(path=str(ARTIFACTS / "map-2024-08-25.png"), full_page=True)
 
 
