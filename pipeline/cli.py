@@ -426,7 +426,8 @@ def cmd_geocode(theatre: Theatre, args: argparse.Namespace, out: TextIO) -> int:
             f"{f['properties']['name']} [{f['properties']['place_id']}]"
             for f in collection["features"]
         ]
-        raise AmbiguousPlaceError(args.name, names)
+        regions = [str(f["properties"].get("region_id") or "") for f in collection["features"]]
+        raise AmbiguousPlaceError(args.name, names, regions)
     return 0
 
 

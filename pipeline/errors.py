@@ -56,16 +56,28 @@ class AmbiguousPlaceError(FrontlineError, LookupError):
         The name as given.
     candidates : sequence of str
         Human-readable descriptions of the tied candidates, best first.
+    regions : sequence of str, optional
+        The candidates' regions (ISO 3166-2 ids), best first: the hint names these, never
+        a region none of them is in.
     """
 
     exit_code = 3
 
-    def __init__(self, name: str, candidates: Sequence[str]) -> None:
+    def __init__(self, name: str, candidates: Sequence[str], regions: Sequence[str] = ()) -> None:
         self.name = name
         self.candidates = list(candidates)
+        self.regions = list(dict.fromkeys(r for r in regions if r))
+        if len(self.regions) > 1:
+            hint = (
+                f"add a region: one of {', '.join(self.regions)}, e.g. '{name}, {self.regions[0]}'"
+            )
+        elif self.regions:
+            hint = f"all lie in {self.regions[0]}: choose among the ranked candidates"
+        else:
+            hint = "add a region"
         super().__init__(
             f"ambiguous place {name!r}: {len(self.candidates)} candidates "
-            f"({'; '.join(self.candidates[:5])}); add a region, e.g. '{name}, Kursk region'"
+            f"({'; '.join(self.candidates[:5])}); {hint}"
         )
 
 

@@ -494,7 +494,11 @@ class Resolution:
         if not self.candidates:
             raise PlaceNotFoundError(self.query)
         if self.ambiguous:
-            raise AmbiguousPlaceError(self.query, [c.describe() for c in self.candidates])
+            raise AmbiguousPlaceError(
+                self.query,
+                [c.describe() for c in self.candidates],
+                [c.region_id for c in self.candidates],
+            )
         return self.candidates[0]
 
 

@@ -117,6 +117,31 @@ def test_popovka_is_ambiguous_without_context(gaz: Gazetteer) -> None:
     assert belgorod.region_id == "RU-BEL"
 
 
+def test_an_ambiguity_hint_names_the_candidates_own_regions(gaz: Gazetteer) -> None:
+    res = gaz.resolve("Popovka")
+    with pytest.raises(AmbiguousPlaceError) as e:
+        gaz.lookup("Popovka")
+    regions = {c.region_id for c in res.candidates}
+    assert set(e.value.regions) == regions
+    assert "Kursk region" not in str(e.value)
+    # The example the hint gives narrows the choice to one of those regions.
+    example = str(e.value).rsplit("e.g. '", 1)[1].rstrip("'")
+    narrowed = gaz.resolve(example)
+    assert {c.region_id for c in narrowed.candidates} == {e.value.regions[0]}
+
+
+@pytest.mark.parametrize(
+    ("regions", "hint"),
+    [
+        (["UA-63", "UA-59", "UA-63"], "add a region: one of UA-63, UA-59, e.g. 'X, UA-63'"),
+        (["UA-59", "UA-59"], "all lie in UA-59: choose among the ranked candidates"),
+        ([], "add a region"),
+    ],
+)
+def test_an_ambiguity_hint_follows_the_regions(regions: list[str], hint: str) -> None:
+    assert str(AmbiguousPlaceError("X", ["a", "b"], regions)).endswith(hint)
+
+
 def test_unknown_name_suggests_the_closest(gaz: Gazetteer) -> None:
     with pytest.raises(PlaceNotFoundError) as info:
         gaz.lookup("Gornalburg")
