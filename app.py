@@ -111,13 +111,23 @@ def _init_state(t: Theatre, views: list[str]) -> None:
             extent_from_permalink(raw_map)
         except InputError as e:
             notices.append(f"{e}; ignored")
-            st.session_state["bad_map"] = True
     st.session_state["views"] = list(state.views)
     st.session_state["date"] = state.day
     st.session_state["compare"] = state.compare
     st.session_state["notices"] = notices
     # A notice speaks of the link as opened: it goes once the analyst changes the view.
     st.session_state["notices_for"] = state
+
+
+def _good_map(raw: str | None) -> bool:
+    """Whether the address's ``map=`` is a view to keep (a bad one is dropped)."""
+    if raw is None:
+        return False
+    try:
+        extent_from_permalink(raw)
+    except InputError:
+        return False
+    return True
 
 
 def _map_date() -> None:
@@ -332,9 +342,8 @@ def main() -> None:
         st.warning(markdown_format("Change since {} is after {}: ignored.", compare, day))
         compare = None
     params = ViewState(day, tuple(chosen), compare).to_params()
-    if "map" in st.query_params and not st.session_state.get("bad_map"):
+    if _good_map(st.query_params.get("map")):
         params["map"] = st.query_params["map"]  # the map's own view, kept by the browser
-    st.session_state.pop("bad_map", None)
     st.query_params.from_dict(params)
     _figures(t, chosen, day, compare)
     st_folium(

@@ -606,7 +606,7 @@ class Playback(SafeElement):
             var colours = {{ this.colours|js }};
             var data = null, layer = null, cells = {}, loading = null;
             var timer = null, frame = 0, hidden = [], at = [], lo = 0, hi = 1;
-            var wanted = null, settle = null, told = 0;
+            var wanted = null, settle = null, told = 0, days = [];
             function ordinal(iso) { return Date.parse(iso + "T00:00:00Z") / 86400000; }
             function isoOf(n) { return new Date(n * 86400000).toISOString().slice(0, 10); }
             function el(tag, cls, parent, css) {
@@ -660,22 +660,23 @@ class Playback(SafeElement):
                     : Promise.resolve(source);
                 loading = got.then(function (d) {
                     data = d;
+                    days = data.dates.map(ordinal);  // change dates as day numbers, once
                     layer = L.geoJSON(data.cells, {
                         interactive: false,
                         style: function () { return {weight: 0, fillOpacity: 0}; },
                         onEachFeature: function (f, l) { cells[f.properties.i] = l; }
                     });
                     var page = window.frontlinePageDate ? ordinal(window.frontlinePageDate) : 0;
-                    lo = ordinal(data.dates[0]) - 1;
-                    hi = Math.max(ordinal(data.dates[data.dates.length - 1]), page);
+                    lo = days[0] - 1;
+                    hi = Math.max(days[days.length - 1], page);
                     scrub.min = String(lo);
                     scrub.max = String(hi);
                     scrub.value = String(page || hi);
                     scrub.disabled = false;
-                    data.dates.forEach(function (iso) {
+                    data.dates.forEach(function (iso, j) {
                         var t = el("div", "frontline-playback-tick", track,
                             "position:absolute;top:2px;width:1px;height:6px;background:#888888;"
-                            + "left:" + pct(ordinal(iso)));
+                            + "left:" + pct(days[j]));
                         t.title = iso;
                     });
                     track.dataset.span = isoOf(lo) + "/" + isoOf(hi);
@@ -684,10 +685,14 @@ class Playback(SafeElement):
                 return loading;
             }
             function frameOf(d) {
-                // Index of the last change date on or before day d (-1: before the first).
-                var k = -1;
-                while (k + 1 < data.dates.length && ordinal(data.dates[k + 1]) <= d) { k += 1; }
-                return k;
+                // Index of the last change date on or before day d (-1: before the first),
+                // by bisection over the sorted day numbers.
+                var a = 0, b = days.length;
+                while (a < b) {
+                    var m = (a + b) >> 1;
+                    if (days[m] <= d) { a = m + 1; } else { b = m; }
+                }
+                return a - 1;
             }
             function cover() {
                 // The browser's frame replaces the server's layers while the date is its own.
@@ -785,7 +790,7 @@ class Playback(SafeElement):
             function jump(dir) {
                 ready().then(function () {
                     var d = parseInt(scrub.value, 10);
-                    var change = data.dates.map(ordinal).filter(function (c) {
+                    var change = days.filter(function (c) {
                         return dir > 0 ? c > d : c < d;
                     });
                     if (change.length) { choose(dir > 0 ? change[0] : change[change.length - 1]); }
@@ -802,8 +807,8 @@ class Playback(SafeElement):
             function frames(stride) {
                 // Days from the first change date to the last, `stride` days apart (the last
                 // date always included).
-                var first = ordinal(data.dates[0]);
-                var last = ordinal(data.dates[data.dates.length - 1]);
+                var first = days[0];
+                var last = days[days.length - 1];
                 var out = [];
                 for (var d = first; ; d = Math.min(d + stride, last)) {
                     out.push(d);

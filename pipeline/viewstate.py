@@ -49,6 +49,35 @@ class ViewState:
         return params
 
 
+def timeline_date(raw: str, what: str, first: dt.date, last: dt.date) -> dt.date:
+    """A date from outside text (a URL, the map's timeline), checked against the timeline.
+
+    Parameters
+    ----------
+    raw : str
+        The text, expected as ``YYYY-MM-DD``.
+    what : str
+        What the date is, for the message (``"date"``, ``"map date"``).
+    first, last : datetime.date
+        Date range the page offers.
+
+    Returns
+    -------
+    datetime.date
+        The date.
+
+    Raises
+    ------
+    ValueError
+        Naming the value and the reason: not an ISO date, or outside the range.
+    """
+    day = parse_date(raw, what)
+    if not first <= day <= last:
+        msg = f"{what} {raw!r} is outside the timeline ({first} to {last})"
+        raise ValueError(msg)
+    return day
+
+
 def _first(value: str | Sequence[str] | None) -> str | None:
     if value is None or isinstance(value, str):
         return value
@@ -85,13 +114,7 @@ def state_from_params(
     raw_date = _first(params.get("date"))
     if raw_date is not None:
         try:
-            day = parse_date(raw_date, "date")
-            if not first <= day <= last:
-                notices.append(
-                    f"date {raw_date!r} is outside the timeline ({first} to {last}); "
-                    f"showing {default.day}"
-                )
-                day = default.day
+            day = timeline_date(raw_date, "date", first, last)
         except ValueError as e:
             notices.append(f"{e}; showing {default.day}")
     views = default.views
@@ -157,8 +180,4 @@ def date_from_map(value: object, first: dt.date, last: dt.date) -> dt.date:
     if not isinstance(value, str):
         msg = f"map date {value!r} is not a date string"
         raise ValueError(msg)
-    day = parse_date(value, "map date")
-    if not first <= day <= last:
-        msg = f"map date {value!r} is outside the timeline ({first} to {last})"
-        raise ValueError(msg)
-    return day
+    return timeline_date(value, "map date", first, last)
