@@ -1,5 +1,5 @@
-"""``make bench``: the truth table, build time of the Kursk theatre, uploads, snapshots, the
-map page and a synthetic whole front.
+"""``make bench``: the truth table, build time of the Kursk theatre, CLI start-up, uploads,
+snapshots, the map page and a synthetic whole front.
 
 Every figure is measured in this run, beside the naive baseline it is compared with.
 Run on one core: ``taskset -c 0 python -m bench`` (the Makefile does so when it can).
@@ -19,6 +19,7 @@ import numpy as np
 import shapely
 
 from bench.app_bench import bench_browser, bench_script_time, clear_caches
+from bench.cli_bench import bench_cli
 from bench.snapshot_bench import bench_snapshots
 from bench.synthetic import START, synthetic_claims, synthetic_places, synthetic_regions
 from bench.truth_bench import bench_truth
@@ -138,7 +139,7 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=1_000)
     parser.add_argument("--plain-sample", type=int, default=20)
     parser.add_argument(
-        "--only", choices=("truth", "snapshots", "uploads"), help="run one group alone"
+        "--only", choices=("truth", "snapshots", "uploads", "cli"), help="run one group alone"
     )
     parser.add_argument(
         "--squares",
@@ -157,11 +158,15 @@ def main() -> int:
     if args.only == "snapshots":
         bench_snapshots()
         return 0
+    if args.only == "cli":
+        bench_cli()
+        return 0
     if args.only == "uploads":
         bench_uploads(squares, naive)
         return 0
     bench_truth(load_theatre(settings.DATA_DIR))
     bench_kursk()
+    bench_cli()
     bench_uploads(squares, naive)
     bench_snapshots()
     print("== map page ==")

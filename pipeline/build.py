@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import cast
 
 import geopandas as gpd
 import pandas as pd
@@ -65,6 +67,31 @@ def inputs_fingerprint(data_dir: Path, max_radius_m: float) -> str:
     return digest.hexdigest()[:16]
 
 
+def _code_version() -> str:
+    """Hash of the pipeline's own source: a cached Python object is read only by its code."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _read_loaded(
+    path: Path,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.DataFrame, Gazetteer] | None:
+    """The cached load (written by this tool into its own cache folder), or None."""
+    if not path.exists():
+        return None
+    try:
+        with path.open("rb") as f:
+            loaded = pickle.load(f)  # noqa: S301 - the tool's own cache, keyed by its code
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        return None  # unreadable or from another code version: derive again
+    if not (isinstance(loaded, tuple) and len(loaded) == 4):
+        return None
+    return cast(tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.DataFrame, Gazetteer], loaded)
+
+
 @dataclass
 class Theatre:
     """Everything derived from one data folder: places, cells, claims and views.
@@ -101,6 +128,7 @@ class Theatre:
     events: pd.DataFrame
     claimants: dict[str, Claimant]
     private: frozenset[str] = frozenset()
+    index: Gazetteer | None = field(default=None, repr=False)
     _tables: dict[View, StatusTable] = field(default_factory=dict, repr=False)
     _memo: dict[tuple[object, ...], gpd.GeoDataFrame] = field(default_factory=dict, repr=False)
 
@@ -122,8 +150,8 @@ class Theatre:
 
     @property
     def gazetteer(self) -> Gazetteer:
-        """The name index of this theatre (built on first use, then cached)."""
-        return places.gazetteer(self.data_dir)
+        """The name index of this theatre (from the load's cache, else built once)."""
+        return self.index if self.index is not None else places.gazetteer(self.data_dir)
 
     def view(self, spec: str) -> View:
         """Parse a view spelling (claimant id, ``consolidated`` or ``consolidated:a+b``).
@@ -308,12 +336,24 @@ def load_theatre(
     progress("fingerprint inputs")
     fingerprint = inputs_fingerprint(data_dir, max_radius_m)
     folder = cache_dir / fingerprint
-    progress("load regions")
-    regions = boundaries.regions_gdf(data_dir)
-    progress("load places")
-    gaz_places = places.places_gdf(data_dir)
-    progress("validate claims")
-    ledger = claims.claims_df(data_dir)
+    # Validated claims, places and the name index, as this code version derived them:
+    # a command that only reads (geocode, area) starts without re-deriving them.
+    loaded_path = folder / f"loaded-{_code_version()}.pickle"
+    loaded = _read_loaded(loaded_path)
+    if loaded is not None:
+        regions, gaz_places, ledger, index = loaded
+        for label in ("load regions", "load places", "validate claims"):
+            progress(label)
+    else:
+        progress("load regions")
+        regions = boundaries.regions_gdf(data_dir)
+        progress("load places")
+        gaz_places = places.places_gdf(data_dir)
+        progress("validate claims")
+        ledger = claims.claims_df(data_dir)
+        index = places.gazetteer(data_dir)
+        blob = pickle.dumps((regions, gaz_places, ledger, index), protocol=pickle.HIGHEST_PROTOCOL)
+        atomic_write(loaded_path, lambda p: p.write_bytes(blob))
     cells_path = folder / "cells.parquet"
     if cells_path.exists():
         progress("load cached cells")
@@ -336,4 +376,5 @@ def load_theatre(
         claims=ledger,
         events=events,
         claimants=claims.claimants(data_dir),
+        index=index,
     )

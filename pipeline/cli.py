@@ -47,31 +47,25 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import pandas as pd
-from tqdm import tqdm
-
-from pipeline import cli_snapshot, ingest, settings
-from pipeline.build import LOAD_STEPS, Theatre, load_theatre
-from pipeline.claims import area_figures, parse_date
+from pipeline import cli_snapshot, settings
 from pipeline.errors import AmbiguousPlaceError, FrontlineError, InputError
-from pipeline.geocode import geocode_to_features
 from pipeline.safetext import terminal_json, terminal_text
-from pipeline.store import (
-    MAX_REVISION_ID,
-    GeoPackageStore,
-    StoreError,
-    StoreWarning,
-    existing_store,
-    open_store,
-)
-from pipeline.upload_read import MAX_BYTES
+
+if TYPE_CHECKING:
+    from pipeline.build import Theatre
+    from pipeline.store import GeoPackageStore
+
+# The heavy modules (pandas, geopandas, matplotlib, folium) are imported by the commands
+# that use them, so `--help` and a bad argument answer at once.
 
 
 @contextmanager
 def _warnings_as_lines() -> Iterator[None]:
     """Print each store warning once, as one ``frontline: warning:`` line on stderr."""
+    from pipeline.store import StoreWarning
+
     seen: set[str] = set()
     with warnings.catch_warnings():
         warnings.simplefilter("always", StoreWarning)
@@ -98,6 +92,8 @@ def _warnings_as_lines() -> Iterator[None]:
 
 
 def _revision_id(value: str) -> int:
+    from pipeline.store import MAX_REVISION_ID
+
     # At most 19 digits before int(): a longer number is out of range anyway, and int()
     # refuses more than 4,300 digits with its own message.
     if value.isascii() and value.isdigit() and len(value) <= 19:
@@ -110,6 +106,8 @@ def _revision_id(value: str) -> int:
 
 
 def _date(value: str) -> dt.date:
+    from pipeline.claims import parse_date
+
     try:
         day = parse_date(value)
     except ValueError as e:
@@ -198,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATTERN=SIDE",
         help="with --side-from: features whose value contains PATTERN go to SIDE",
     )
-    ing.add_argument("--mode", choices=ingest.MODES, default="snapshot")
+    ing.add_argument("--mode", choices=settings.UPLOAD_MODES, default="snapshot")
     ing.add_argument("--clip", choices=("theatre", "none"), default="theatre")
     ing.add_argument("--layer", help="layer of a GeoPackage or multi-layer zip")
     ing.add_argument("--crs", help="confirm the CRS of a file that names none, e.g. EPSG:4326")
@@ -223,6 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(data_dir: Path, show_progress: bool, store: GeoPackageStore | None) -> Theatre:
+    from tqdm import tqdm
+
+    from pipeline.build import LOAD_STEPS, load_theatre
+
     bar = tqdm(
         total=LOAD_STEPS,
         desc="build",
@@ -240,7 +242,11 @@ def _load(data_dir: Path, show_progress: bool, store: GeoPackageStore | None) ->
         base = load_theatre(data_dir, progress=step)
     finally:
         bar.close()
-    return base if store is None else ingest.stored_theatre(base, store)
+    if store is None:
+        return base
+    from pipeline import ingest
+
+    return ingest.stored_theatre(base, store)
 
 
 def cmd_ingest(base: Theatre, args: argparse.Namespace, out: TextIO) -> int:
@@ -260,6 +266,10 @@ def cmd_ingest(base: Theatre, args: argparse.Namespace, out: TextIO) -> int:
     int
         0 when stored (or already stored, or a dry run).
     """
+    from pipeline import ingest
+    from pipeline.store import StoreError, open_store
+    from pipeline.upload_read import MAX_BYTES
+
     path: Path = args.file
     if not path.is_file():
         raise InputError(f"file {str(path)!r} does not exist or is not a file")
@@ -319,6 +329,10 @@ def cmd_revisions(args: argparse.Namespace, out: TextIO) -> int:
     int
         0.
     """
+    import pandas as pd
+
+    from pipeline.store import existing_store
+
     store = existing_store(args.store)
     revisions = [] if store is None else store.revisions(args.claimant)
     rows = [asdict(r) for r in revisions]
@@ -416,6 +430,8 @@ def cmd_geocode(theatre: Theatre, args: argparse.Namespace, out: TextIO) -> int:
     int
         Exit status (3 when ambiguous).
     """
+    from pipeline.geocode import geocode_to_features
+
     collection = geocode_to_features(
         theatre, args.name, on=args.on, claimant=args.claimant, region=args.region
     )
@@ -448,6 +464,9 @@ def cmd_area(theatre: Theatre, args: argparse.Namespace, out: TextIO) -> int:
     int
         Exit status.
     """
+    import pandas as pd
+
+    from pipeline.claims import area_figures
     from pipeline.timeline import side_areas
 
     view = theatre.view(args.claimant)
@@ -570,6 +589,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, out: TextIO, commands: dict[str, Any]) -> int:
+    from pipeline.store import existing_store, open_store
+
     if args.command == "revisions":
         return cmd_revisions(args, out)
     if args.command == "revert":

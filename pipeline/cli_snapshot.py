@@ -14,22 +14,14 @@ import argparse
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from pipeline import settings
 from pipeline._files import atomic_write
-from pipeline.animate import parse_step, series_days
-from pipeline.build import Theatre
 from pipeline.errors import InputError
-from pipeline.export import SERIES_FORMATS, export_snapshot, format_of
-from pipeline.extent import DEFAULT_EXTENT
-from pipeline.render import FORMATS as FIGURE_FORMATS
-from pipeline.snapshot import (
-    SIZES,
-    citation,
-    data_version,
-    figure_id,
-    make_snapshot,
-)
+
+if TYPE_CHECKING:
+    from pipeline.build import Theatre
 
 SERIES_SIZE = "960x540"
 """Default size of an animation (small enough to post, large enough to read)."""
@@ -63,13 +55,13 @@ def add_parser(sub: Any, date_type: Callable[[str], dt.date]) -> None:
         default=None,
         help=f"theatre, a place or region (Sudzha+20km, Kursk region), a salient, "
         f"map=lat,lon,zoom from the map page, or min_lon,min_lat,max_lon,max_lat "
-        f"(default: {DEFAULT_EXTENT})",
+        f"(default: {settings.DEFAULT_EXTENT})",
     )
     snap.add_argument(
         "--size",
         default=None,
-        help=f"{', '.join(SIZES)} or WIDTHxHEIGHT pixels (default: slide; {SERIES_SIZE} "
-        "for gif/mp4)",
+        help=f"{', '.join(settings.SIZE_PRESETS)} or WIDTHxHEIGHT pixels "
+        f"(default: slide; {SERIES_SIZE} for gif/mp4)",
     )
     snap.add_argument(
         "--basemap",
@@ -86,7 +78,7 @@ def add_parser(sub: Any, date_type: Callable[[str], dt.date]) -> None:
     snap.add_argument("--step", default="7d", help="gif/mp4/zip: days between frames (7d, 2w)")
     snap.add_argument(
         "--batch-format",
-        choices=FIGURE_FORMATS,
+        choices=settings.FIGURE_FORMATS,
         default="png",
         help="zip: the format of each figure (default: png)",
     )
@@ -124,6 +116,10 @@ def cmd_snapshot(theatre: Theatre, args: argparse.Namespace, out: TextIO) -> int
     InputError
         For any bad argument (nothing is written).
     """
+    from pipeline.animate import parse_step, series_days
+    from pipeline.export import SERIES_FORMATS, export_snapshot, format_of
+    from pipeline.snapshot import citation, data_version, figure_id, make_snapshot
+
     path: Path = args.out
     fmt = format_of(str(path))
     if path.is_dir():
@@ -133,7 +129,7 @@ def cmd_snapshot(theatre: Theatre, args: argparse.Namespace, out: TextIO) -> int
     if args.to is not None and not series:
         msg = f"--to makes a series: write it as {', '.join(SERIES_FORMATS)}, not .{fmt}"
         raise InputError(msg)
-    if args.side_by_side and fmt not in FIGURE_FORMATS:
+    if args.side_by_side and fmt not in settings.FIGURE_FORMATS:
         msg = f"--side-by-side makes a figure: write it as png, svg or pdf, not .{fmt}"
         raise InputError(msg)
     size = args.size or (SERIES_SIZE if fmt in ("gif", "mp4") else "slide")

@@ -27,7 +27,7 @@ DRAW_CRS: str = settings.EQUAL_AREA_CRS
 """Figures are drawn in the theatre's equal-area projection (metres; north is up to within
 about 2 degrees across the theatre), so the scale bar holds everywhere on the map."""
 
-DEFAULT_EXTENT = "Kursk salient"
+DEFAULT_EXTENT = settings.DEFAULT_EXTENT
 """The extent a snapshot frames when none is given."""
 
 PLACE_MARGIN_KM = 15.0

@@ -46,7 +46,7 @@ from pipeline.upload_read import RawUpload, UploadError, check_name, read_upload
 from pipeline.upload_worker import WorkerLimits, read_upload_isolated
 from pipeline.uploads import DERIVED_VERSION, apply_uploads, theatre_with_uploads
 
-MODES = ("snapshot", "patch")
+MODES = settings.UPLOAD_MODES
 AFFILIATIONS = ("UA", "RU", "independent")
 CLAIMANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
 MAX_PROPERTY_CHARS = 4_000

@@ -17,7 +17,7 @@ import io
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any
 
 import matplotlib as mpl
 import numpy as np
@@ -32,6 +32,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, PathPatch
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar  # type: ignore[import-untyped]
 
+from pipeline import settings
 from pipeline._figure import (
     FILL_ALPHA,
     LAND_COLOURS,
@@ -62,8 +63,8 @@ from pipeline.snapshot import (
 )
 from pipeline.webmap import DISAGREEMENT_COLOUR, SIDE_COLOURS, SIDE_LABELS
 
-Format = Literal["png", "svg", "pdf"]
-FORMATS: tuple[Format, ...] = ("png", "svg", "pdf")
+Format = settings.FigureFormat
+FORMATS: tuple[Format, ...] = settings.FIGURE_FORMATS
 
 
 def _subtitle(theatre: Theatre, snap: Snapshot) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
+from typing import Literal
 
 from pipeline.errors import SettingsError
 
@@ -146,3 +147,22 @@ READ_OUTPUT_MB: int = int(_positive_env("FRONTLINE_READ_OUTPUT_MB", 128, whole=T
 
 Twice the largest upload (64 MiB); the vertex cap's geometries take about 31 MB of WKB.
 """
+
+# Names the CLI's parser offers: kept here, light, so `--help` imports no heavy module.
+
+UPLOAD_MODES: tuple[str, ...] = ("snapshot", "patch")
+"""How an upload applies: the claimant's whole map on its date, or a patch over it."""
+
+FigureFormat = Literal["png", "svg", "pdf"]
+FIGURE_FORMATS: tuple[FigureFormat, ...] = ("png", "svg", "pdf")
+"""Formats of a static figure."""
+
+SIZE_PRESETS: dict[str, tuple[int, int, float]] = {
+    "a4": (3508, 2480, 300.0),
+    "slide": (1920, 1080, 150.0),
+    "square": (1080, 1080, 150.0),
+}
+"""Figure sizes: width and height in pixels, and dots per inch (A4 landscape at 300 dpi)."""
+
+DEFAULT_EXTENT = "Kursk salient"
+"""The extent a snapshot frames when none is given."""

@@ -34,11 +34,7 @@ from pipeline.extent import TO_DRAW, Extent, resolve_extent
 from pipeline.safetext import plain_text
 from pipeline.viewstate import MAX_VIEWS
 
-SIZES: dict[str, tuple[int, int, float]] = {
-    "a4": (3508, 2480, 300.0),
-    "slide": (1920, 1080, 150.0),
-    "square": (1080, 1080, 150.0),
-}
+SIZES: dict[str, tuple[int, int, float]] = settings.SIZE_PRESETS
 """Size presets: width and height in pixels, and dots per inch (A4 landscape at 300 dpi)."""
 
 MIN_SIDE_PX = 320

@@ -182,6 +182,22 @@ def test_timeline_rises_then_falls(cache: Path) -> None:
 # --- the contract on a tiny theatre ---------------------------------------------------
 
 
+def test_help_imports_no_heavy_module() -> None:
+    code = (
+        "import sys\n"
+        "from pipeline.cli import main\n"
+        "try:\n    main(['snapshot', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('pandas', 'geopandas', 'matplotlib', 'folium', 'shapely')"
+        " if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        cwd=settings.ROOT,
+    )  # fmt: skip
+    assert "--batch-format" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_build_prints_a_summary(tiny: Path, cache: Path) -> None:
     res = run("build", data=tiny, cache=cache)
     assert res.returncode == 0, res.stderr

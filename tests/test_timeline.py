@@ -191,6 +191,23 @@ def test_theatre_reports_progress_as_many_times_as_it_says(tmp_path: Path) -> No
         assert len(steps) == LOAD_STEPS
 
 
+def test_a_second_load_reads_the_derived_claims_and_names_from_the_cache(tmp_path: Path) -> None:
+    root = make_theatre_dir(tmp_path / "geo", [claim_row()])
+    first = load_theatre(root, cache_dir=tmp_path / "cache")
+    (cached,) = (tmp_path / "cache").glob("*/loaded-*.pickle")
+    second = load_theatre(root, cache_dir=tmp_path / "cache")
+    assert second.index is not None
+    assert second.index is not first.index
+    assert second.claims.equals(first.claims)
+    best = second.gazetteer.resolve("Горналь").best
+    assert best.place_id == first.gazetteer.resolve("Gornal").best.place_id
+    # A damaged cache file is derived again, never trusted.
+    cached.write_bytes(b"not a pickle")
+    third = load_theatre(root, cache_dir=tmp_path / "cache")
+    assert third.claims.equals(first.claims)
+    assert cached.read_bytes() != b"not a pickle"
+
+
 def test_memoised_change_matches_the_computation(tiny_theatre: Theatre) -> None:
     t = tiny_theatre
     fresh = change_between(t.table("ua-gs"), t.cells, D("2024-08-25"), D("2025-03-20"))
