@@ -354,6 +354,9 @@ def load_theatre(
         index = places.gazetteer(data_dir)
         blob = pickle.dumps((regions, gaz_places, ledger, index), protocol=pickle.HIGHEST_PROTOCOL)
         atomic_write(loaded_path, lambda p: p.write_bytes(blob))
+        for stale in folder.glob("loaded-*.pickle"):  # older code's copies
+            if stale != loaded_path:
+                stale.unlink(missing_ok=True)
     cells_path = folder / "cells.parquet"
     if cells_path.exists():
         progress("load cached cells")
