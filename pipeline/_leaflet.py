@@ -414,13 +414,19 @@ class TheatreLayers(SafeElement):
                     style: {color: "#e08000", weight: 2.5}}).addTo(map);
             });
             load("settlements").then(function (d) {
+                // Settlements above the ground layers, so a held village still answers
+                // the pointer with its tooltip and claims.
+                if (!map.getPane("frontline-places")) {
+                    map.createPane("frontline-places").style.zIndex = 450;
+                }
                 var group = L.featureGroup().addTo(map);
+                var labels = [];
                 d.features.forEach(function (f) {
                     var p = f.properties, c = f.geometry.coordinates;
-                    var text = p.name + " [" + p.place_id + "] — source: " + p.source;
+                    var text = p.name + " [" + p.place_id + "] — source: " + p.source
+                        + (p.verified ? " — position ± " : " — UNVERIFIED position, ± ")
+                        + (p.precision_m / 1000) + " km";
                     if (!p.verified) {
-                        text += " — UNVERIFIED position, ± "
-                            + (p.precision_m / 1000) + " km";
                         L.circle([c[1], c[0]], {radius: p.precision_m, color: "#555555",
                             weight: 1, dashArray: "3 5", fill: false,
                             interactive: false}).addTo(group);
@@ -428,12 +434,55 @@ class TheatreLayers(SafeElement):
                     var marker = L.circleMarker([c[1], c[0]], {radius: p.claimed ? 4 : 2,
                         color: "#222222", weight: 1, fill: true,
                         fillOpacity: p.verified ? 0.9 : 0, dashArray: p.verified ? null : "2 2",
-                        className: "frontline-settlement"})
+                        className: "frontline-settlement", pane: "frontline-places"})
                         .bindTooltip(tip(text)).addTo(group);
                     if (p.claims && p.claims.length) {
-                        marker.bindPopup(function () { return evidence(p); });
+                        // Clear of the zoom control and the map's top edge when it opens.
+                        marker.bindPopup(function () { return evidence(p); },
+                            {autoPanPaddingTopLeft: L.point(60, 90), maxWidth: 360});
+                    }
+                    // Labels by importance: towns first, then the places claims name.
+                    var pop = p.population || 0;
+                    var from = pop >= 20000 ? 7 : pop >= 5000 ? 9 : p.claimed ? 10
+                        : pop >= 1000 ? 11 : 99;
+                    if (from < 99) {
+                        var name = document.createElement("span");
+                        name.textContent = p.name;
+                        name.className = "frontline-place-label";
+                        name.style.cssText = "font:" + (pop >= 5000 ? "bold 12px" : "11px")
+                            + " sans-serif;color:#222222;white-space:nowrap;"
+                            + "text-shadow:0 0 2px #ffffff,0 0 2px #ffffff,0 0 3px #ffffff";
+                        labels.push({from: from, pop: pop, ll: L.latLng(c[1], c[0]),
+                            w: 7 * p.name.length + 8, marker: L.marker([c[1], c[0]], {
+                                interactive: false, keyboard: false,
+                                icon: L.divIcon({html: name, className: "", iconSize: null,
+                                    iconAnchor: [-5, 7]})
+                            })});
                     }
                 });
+                // Most important first; a label that would overlap one already placed waits
+                // for a closer zoom.
+                labels.sort(function (a, b) { return a.from - b.from || b.pop - a.pop; });
+                function show() {
+                    var z = map.getZoom(), placed = [], size = map.getSize();
+                    labels.forEach(function (l) {
+                        var on = z >= l.from;
+                        if (on) {
+                            var pt = map.latLngToContainerPoint(l.ll);
+                            var box = [pt.x + 5, pt.y - 7, pt.x + 5 + l.w, pt.y + 7];
+                            on = box[2] > 0 && box[0] < size.x && box[3] > 0 && box[1] < size.y
+                                && !placed.some(function (o) {
+                                    return box[0] < o[2] && o[0] < box[2]
+                                        && box[1] < o[3] && o[1] < box[3];
+                                });
+                            if (on) { placed.push(box); }
+                        }
+                        if (on && !map.hasLayer(l.marker)) { l.marker.addTo(map); }
+                        if (!on && map.hasLayer(l.marker)) { map.removeLayer(l.marker); }
+                    });
+                }
+                map.on("moveend", show);
+                show();
             });
         })();
         {% endmacro %}

@@ -94,6 +94,10 @@ def format_of(name: str) -> str:
     return ext
 
 
+MAX_STEM_CHARS = 120
+"""A download's name before its extension is at most this long."""
+
+
 def file_name(snap: Snapshot, fmt: str, days: Sequence[dt.date] | None = None) -> str:
     """A file name that says what the export shows.
 
@@ -109,17 +113,20 @@ def file_name(snap: Snapshot, fmt: str, days: Sequence[dt.date] | None = None) -
     Returns
     -------
     str
-        Letters, digits, ``.``, ``_`` and ``-`` only.
+        Letters, digits, ``.``, ``_`` and ``-`` only: the dates, the views, the change
+        date and the extent, so two exports of different ground never share a name.
 
     Examples
     --------
     >>> from pipeline.snapshot import Snapshot
     >>> file_name(Snapshot(dt.date(2024, 8, 25), ("ua-gs", "ru-mod")), "png")
-    'frontline-2024-08-25-ua-gs-ru-mod.png'
+    'frontline-2024-08-25-ua-gs-ru-mod-theatre.png'
     """
     dates = [days[0].isoformat(), "to", days[-1].isoformat()] if days else [snap.day.isoformat()]
-    stem = "-".join(["frontline", *dates, *snap.views])
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", stem) + "." + fmt
+    since = ["since", snap.since.isoformat()] if snap.since else []
+    stem = "-".join(["frontline", *dates, *snap.views, *since, snap.extent.label])
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-.")[:MAX_STEM_CHARS]
+    return stem + "." + fmt
 
 
 def embed_snippet(name: str, fmt: str, title: str, cite: str) -> str:

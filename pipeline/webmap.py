@@ -20,6 +20,7 @@ from typing import Any, cast
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 import shapely.errors
 import shapely.geometry
@@ -106,7 +107,8 @@ def theatre_layers(theatre: Theatre) -> dict[str, dict[str, Any]]:
     dict
         ``regions``, ``border`` and ``settlements`` FeatureCollections (EPSG:4326).
         Settlements carry ``name``, ``place_id``, ``source``, ``verified``,
-        ``precision_m`` and ``claimed`` (named in the ledger).
+        ``precision_m``, ``population`` (0 when unknown) and ``claimed`` (named in the
+        ledger).
     """
     claimed = set(theatre.claims["place_id"])
     located = theatre.places[theatre.places["located"]]
@@ -140,6 +142,7 @@ def theatre_layers(theatre: Theatre) -> dict[str, dict[str, Any]]:
                     "source": r.source,
                     "verified": bool(r.verified),
                     "precision_m": float(r.precision_m),
+                    "population": 0 if pd.isna(r.population) else int(r.population),
                     "claimed": r.place_id in claimed,
                     "claims": evidence.get(r.place_id, []),
                 }
@@ -187,6 +190,10 @@ def publish_json(static_dir: Path, fingerprint: str, stem: str, payload: object)
     return f"{STATIC_URL}/frontline-{fingerprint}/{stem}.json"
 
 
+LAYERS_FORMAT = 2
+"""Version of the static layers' layout; it names their folder, so a page never reads an
+older layout (2: settlements carry their population, for labels by importance)."""
+
 PLAYBACK_FORMAT = 2
 """Version of :func:`playback_data`'s layout; it names the file, so a cached older one is
 never read by a newer page (2: per-date areas)."""
@@ -220,17 +227,15 @@ def write_static_layers(
     str
         URL of the folder, e.g. ``/app/static/frontline-<fingerprint>``.
     """
-    if not (static_dir / f"frontline-{theatre.fingerprint}" / "settlements.json").exists():
+    key = f"{theatre.fingerprint}-v{LAYERS_FORMAT}"
+    if not (static_dir / f"frontline-{key}" / "settlements.json").exists():
         for stem, payload in theatre_layers(theatre).items():
-            publish_json(static_dir, theatre.fingerprint, stem, payload)
+            publish_json(static_dir, key, stem, payload)
     for view in views:
         publish_json(
-            static_dir,
-            theatre.fingerprint,
-            _playback_stem(view),
-            playback_data(theatre, view, within=within),
+            static_dir, key, _playback_stem(view), playback_data(theatre, view, within=within)
         )
-    return f"{STATIC_URL}/frontline-{theatre.fingerprint}"
+    return f"{STATIC_URL}/frontline-{key}"
 
 
 def base_map(

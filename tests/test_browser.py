@@ -558,7 +558,7 @@ def test_snapshot_page_downloads_the_previewed_png(server: str, page: Page, tmp_
     with page.expect_download(timeout=60_000) as info:
         page.get_by_role("button", name="Download PNG").click()
     download = info.value
-    assert download.suggested_filename == "frontline-2024-08-25-ua-gs-ru-mod.png"
+    assert download.suggested_filename == "frontline-2024-08-25-ua-gs-ru-mod-Kursk-salient.png"
     saved = tmp_path / download.suggested_filename
     download.save_as(saved)
     data = saved.read_bytes()
@@ -576,7 +576,8 @@ def test_snapshot_page_downloads_the_previewed_png(server: str, page: Page, tmp_
     snap = make_snapshot(t, dt.date(2024, 8, 25), ["ua-gs", "ru-mod"])
     assert data == Canvas(t, snap).to_bytes("png")
     page.screenshot(path=str(ARTIFACTS / "snapshots-page.png"), full_page=True)
-    snippet = page.get_by_text('<figure><img src="frontline-2024-08-25-ua-gs-ru-mod.png"')
+    name = "frontline-2024-08-25-ua-gs-ru-mod-Kursk-salient.png"
+    snippet = page.get_by_text(f'<figure><img src="{name}"')
     snippet.scroll_into_view_if_needed()  # the citation and embed snippet, below the figure
     expect(page.get_by_text("Cite as")).to_be_visible()
     # The citation links the same view on the map page, at the address the browser used.

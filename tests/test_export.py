@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import os
 import re
 import subprocess
 import zipfile
@@ -19,10 +20,18 @@ import shapely
 from PIL import Image
 from playwright.sync_api import Route, sync_playwright
 
+from pipeline._files import atomic_write
 from pipeline.animate import parse_step, series_days
 from pipeline.build import Theatre
 from pipeline.errors import InputError
-from pipeline.export import export_snapshot, format_of, geojson_bytes, gpkg_bytes, html_bytes
+from pipeline.export import (
+    export_snapshot,
+    file_name,
+    format_of,
+    geojson_bytes,
+    gpkg_bytes,
+    html_bytes,
+)
 from pipeline.render import Canvas
 from pipeline.snapshot import data_version, drawn_layers, figure_id, make_snapshot
 
@@ -63,6 +72,38 @@ def test_series_days_end_on_the_last_date_and_are_capped() -> None:
         series_days(AUG25, dt.date(2024, 8, 1), dt.timedelta(days=1))
     with pytest.raises(InputError, match="too many dates"):
         series_days(dt.date(2024, 8, 6), dt.date(2026, 1, 1), dt.timedelta(days=1))
+
+
+@pytest.mark.parametrize(
+    ("extent", "since", "name"),
+    [
+        (None, None, "frontline-2024-08-25-ua-gs-ru-mod-Kursk-salient.png"),
+        ("theatre", None, "frontline-2024-08-25-ua-gs-ru-mod-theatre.png"),
+        ("Sudzha+15km", None, "frontline-2024-08-25-ua-gs-ru-mod-Sudzha-15km.png"),
+        (
+            None,
+            dt.date(2024, 8, 10),
+            "frontline-2024-08-25-ua-gs-ru-mod-since-2024-08-10-Kursk-salient.png",
+        ),
+    ],
+)
+def test_download_names_say_the_extent_and_the_change_date(
+    kursk: Theatre, extent: str | None, since: dt.date | None, name: str
+) -> None:
+    snap = make_snapshot(
+        kursk, dt.date(2024, 8, 25), ["ua-gs", "ru-mod"], since=since, extent=extent
+    )
+    assert file_name(snap, "png") == name
+
+
+def test_exports_get_the_umask_mode(tmp_path: Path) -> None:
+    old = os.umask(0o027)
+    try:
+        atomic_write(tmp_path / "a.png", lambda p: p.write_bytes(b"x"))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.png").stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]  # no temporary left
 
 
 def test_geojson_holds_what_the_figure_draws(kursk: Theatre) -> None:
@@ -134,6 +175,35 @@ def test_html_needs_nothing_from_the_network(kursk: Theatre, tmp_path: Path) -> 
         drawn.first.wait_for(state="attached")
         assert drawn.count() > 5
         assert "Claimed control on 25 August 2024" in pg.inner_text("body")
+        # Place names by importance, none over another; Sudzha (a town) among them.
+        labels = pg.locator(".frontline-place-label")
+        labels.filter(has_text="Sudzha").first.wait_for()
+        boxes = [b for b in (labels.nth(i).bounding_box() for i in range(labels.count())) if b]
+        assert len(boxes) > 5
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1 :]:
+                apart = a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+                assert apart or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"]
+        # Every settlement's tooltip gives its precision, verified or not.
+        box = labels.filter(has_text="Sudzha").first.bounding_box()
+        assert box is not None
+        # Its marker: the settlement point nearest its label (left of the name), above the
+        # ground layers, so the pointer reaches it inside held ground.
+        x, y = pg.evaluate(
+            """([x, y]) => {
+                const near = [...document.querySelectorAll(".frontline-settlement")]
+                    .map(e => e.getBoundingClientRect()).filter(r => r.width > 0)
+                    .map(r => [r.x + r.width / 2, r.y + r.height / 2])
+                    .sort((a, b) => Math.hypot(a[0] - x, a[1] - y)
+                        - Math.hypot(b[0] - x, b[1] - y));
+                return near[0];
+            }""",
+            [box["x"] - 5, box["y"] + box["height"] / 2],
+        )
+        pg.mouse.move(x, y)
+        tip = pg.locator(".leaflet-tooltip").filter(has_text="Sudzha [")
+        tip.wait_for()
+        assert "position ± 1 km" in tip.inner_text()
         browser.close()
     # Only map tiles were asked for (they draw when online); nothing the page needs.
     assert all("tile.openstreetmap.org" in url for url in requests)

@@ -147,7 +147,8 @@ def test_snapshots_page_offers_the_figure_with_its_citation(kursk: Theatre) -> N
     assert _stamp(at).endswith("extent Kursk salient")
     # The embed snippet names the downloaded file and escapes the citation's "&".
     assert snippet.language == "html"
-    assert snippet.value.startswith('<figure><img src="frontline-2024-08-25-ua-gs-ru-mod.png"')
+    name = "frontline-2024-08-25-ua-gs-ru-mod-Kursk-salient.png"
+    assert snippet.value.startswith(f'<figure><img src="{name}"')
     assert "claimants=ua-gs,ru-mod" in snippet.value
     assert "&amp;claimants" in snippet.value
     assert "&claimants" not in snippet.value.replace("&amp;", "")
@@ -253,7 +254,8 @@ def test_snapshots_page_previews_other_formats_as_png(fmt: str, preview: str) ->
     assert download.label == f"Download {fmt.upper()}"
     assert download.proto.url.endswith(f".{fmt}")  # the export itself, not the PNG preview
     assert any(
-        shown(c.value).startswith(f"frontline-2024-08-25-ua-gs-ru-mod.{fmt}: ") for c in at.caption
+        shown(c.value).startswith(f"frontline-2024-08-25-ua-gs-ru-mod-Kursk-salient.{fmt}: ")
+        for c in at.caption
     )
 
 
@@ -268,7 +270,7 @@ def test_snapshots_page_makes_a_gif_only_when_asked() -> None:
     assert not at.exception
     assert at.download_button(key="download").label == "Download GIF"
     assert at.image[0].captions == ["GIF, 3 dates"]
-    caption = "frontline-2024-08-25-to-2024-09-08-ua-gs-ru-mod.gif: "
+    caption = "frontline-2024-08-25-to-2024-09-08-ua-gs-ru-mod-Kursk-salient.gif: "
     assert any(
         shown(c.value).startswith(caption) and shown(c.value).endswith("3 dates")
         for c in at.caption
