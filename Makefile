@@ -30,7 +30,10 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(PY) -m mypy
 
+CHROMIUM ?= /usr/bin/chromium
+
 pytest: $(VENV)/.dev
+	@test -x $(CHROMIUM) || { echo "make test: the browser tests need Debian's chromium at $(CHROMIUM): run 'apt-get install chromium' (as root), or see .ci/run"; exit 1; }
 	$(PY) -m pytest
 
 test: lint typecheck pytest

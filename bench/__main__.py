@@ -132,8 +132,8 @@ def bench_synthetic(n_places: int, days: int, plain_sample: int) -> None:
     )
 
 
-def main() -> int:
-    """Run the benchmarks."""
+def build_parser() -> argparse.ArgumentParser:
+    """The benchmarks' command line (the README names its flags)."""
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--places", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=1_000)
@@ -150,7 +150,12 @@ def main() -> int:
     parser.add_argument(
         "--quick", action="store_true", help="uploads: 5,000 squares and no naive baseline"
     )
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> int:
+    """Run the benchmarks."""
+    args = build_parser().parse_args()
     squares, naive = (5_000, 0) if args.quick else (args.squares, 5_000)
     if args.only == "truth":
         bench_truth(load_theatre(settings.DATA_DIR))
