@@ -300,6 +300,17 @@ class Canvas:
         """The view's legend label, saying whether it is its own word or filled."""
         return self.theatre.view(view).short
 
+    def _in_view(self, view: str, drawn: str = "") -> str:
+        """Whose view a legend entry is, e.g. ``in ua-gs's view (filled)``.
+
+        Never a bare claimant id, which would read as that claimant's own statement.
+        """
+        v = self.theatre.view(view)
+        how = ", ".join(p for p in ("own word" if v.own else "filled", drawn) if p)
+        if v.claimant is None:
+            return f"in the {v.label} view" + (f" ({drawn})" if drawn else "")
+        return f"in {v.claimant}'s view ({how})"
+
     def _add(self, artist: Artist) -> None:
         self._dynamic.append(artist)
 
@@ -332,7 +343,7 @@ class Canvas:
                         "linestyle": "--" if side == "contested" else "-",
                         "zorder": 3,
                     }
-                    label = f"{capital(SIDE_LABELS[side])}: {self._short(view)}, {area}"
+                    label = f"{capital(SIDE_LABELS[side])} {self._in_view(view)}, {area}"
                     handle: Artist = Patch(**style)
                 else:
                     style = {
@@ -342,7 +353,7 @@ class Canvas:
                         "linestyle": (0, (4, 2)) if i == 1 else (0, (1, 1.5)),
                         "zorder": 5,
                     }
-                    label = f"{capital(SIDE_LABELS[side])}: {self._short(view)} (outline), {area}"
+                    label = f"{capital(SIDE_LABELS[side])} {self._in_view(view, 'outline')}, {area}"
                     handle = Patch(**style)
                 self._patch([row.geometry], **style)
                 handle.set_label(label)
@@ -378,7 +389,7 @@ class Canvas:
                 handle = Patch(**change_style)
                 handle.set_label(
                     f"{str(row.side).replace('contested', 'Contested')} {row.change} "
-                    f"since {snap.since}: {float(row.area_km2):,.0f} km²"
+                    f"since {snap.since}: {row.moves or f'{float(row.area_km2):,.0f} km²'}"
                 )
                 handles.append(handle)
         border = Line2D(

@@ -600,7 +600,9 @@ def change_between(
     -------
     geopandas.GeoDataFrame
         One row per side and change (``gained``/``lost``) with ``area_km2``,
-        ``area_mi2`` and ``geometry`` (EPSG:4326).
+        ``area_mi2``, ``moves`` (where the ground came from or went, e.g.
+        ``"RU → contested 439 km²"``: a side's loss is often contested ground, not the
+        other side's gain) and ``geometry`` (EPSG:4326).
 
     Raises
     ------
@@ -620,6 +622,14 @@ def change_between(
             ("lost", (before == code) & (after != code)),
         ):
             sel = sel & mask
+            other = before if change == "gained" else after
+            parts = []
+            for name, o in STATUS_CODES.items():
+                moved = float(area[sel & (other == o)].sum())
+                if moved > 0:
+                    pair = (name, side) if change == "gained" else (side, name)
+                    size = f"{moved:,.0f}" if moved >= 0.5 else "<1"
+                    parts.append((moved, f"{pair[0]} → {pair[1]} {size} km²"))
             rows.append(
                 {
                     "view": table.view.label,
@@ -627,6 +637,7 @@ def change_between(
                     "date": day.isoformat(),
                     "side": side,
                     "change": change,
+                    "moves": ", ".join(text for _, text in sorted(parts, reverse=True)),
                     "area_km2": float(area[sel].sum()),
                     "cells": int(sel.sum()),
                     "geometry": dissolve_cells(cells, sel),

@@ -400,7 +400,7 @@ def ground_layer(
                         "label": (
                             f"{views[0]}: {row.side} {row.change} {row.area_km2:,.0f} km² "
                             f"({row.area_mi2:,.0f} mi²) between {since.isoformat()} and "
-                            f"{day.isoformat()}"
+                            f"{day.isoformat()}: {row.moves}"
                         ),
                     },
                 )

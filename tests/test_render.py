@@ -115,7 +115,8 @@ def test_svg_keeps_its_text(kursk: Theatre) -> None:
     for text in (
         "Claimed control on 25 August 2024",  # title
         "25 Aug 2024",  # date stamp
-        f"Held by Ukraine: ua-gs (filled), {ua:,.0f} km²",  # legend
+        f"Held by Ukraine in ua-gs's view (filled), {ua:,.0f} km²",  # legend: whose view
+        "in ru-mod's view (filled, outline)",
         f"ua-gs and ru-mod disagree: {differ:,.0f} km²",
         "gained since 2024-08-12",
         "Russia–Ukraine border",

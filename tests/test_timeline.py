@@ -126,6 +126,10 @@ def test_change_between_reports_gains_and_losses(tiny_theatre: Theatre) -> None:
         assert by[("UA", "lost")] == pytest.approx(sudzha, rel=1e-3)
         assert by[(goes_to, "gained")] == pytest.approx(gained, rel=1e-3)
         assert by[("UA", "gained")] == 0
+        # Each change says where the ground went: Sudzha's loss is UA → goes_to.
+        moves = {(r.side, r.change): r.moves for r in change.itertuples()}
+        assert moves[("UA", "lost")] == f"UA → {goes_to} {sudzha:,.0f} km²"
+        assert moves[("UA", "gained")] == ""
 
 
 def test_change_between_refuses_reversed_dates(tiny_theatre: Theatre) -> None:
