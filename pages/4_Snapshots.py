@@ -147,6 +147,9 @@ def show(t: Theatre, snap: Snapshot, days: tuple[dt.date, ...]) -> None:
     key = f"{t.fingerprint}|{snap!r}"
     args: Options = (ss["basemap"], bool(ss["side_by_side"]), permalink)
     png = exported(t, snap, key, "png", (), args)
+    note = t.after_last(snap.day)
+    if note is not None:
+        st.info(markdown_format("{}: the figure shows the state the last claims left.", note))
     title = snapshot.title_of(snap)
     alt, size = f"{title}: {', '.join(snap.views)}", f"{snap.size.width}×{snap.size.height} px"
     out = png if fmt == "png" else None

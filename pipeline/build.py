@@ -67,6 +67,40 @@ def inputs_fingerprint(data_dir: Path, max_radius_m: float) -> str:
     return digest.hexdigest()[:16]
 
 
+def check_day(day: dt.date, what: str = "date") -> dt.date:
+    """The one rule for a date asked about: from the day before the theatre's start to today.
+
+    A date past the last claim is allowed (its answers say so, see
+    :meth:`Theatre.after_last`); a future one, or one before the war, is not.
+
+    Parameters
+    ----------
+    day : datetime.date
+        The date.
+    what : str
+        What it is, for the message (``"date"``, ``"since date"``).
+
+    Returns
+    -------
+    datetime.date
+        ``day``.
+
+    Raises
+    ------
+    pipeline.errors.InputError
+        Naming the date and the range.
+    """
+    start, today = settings.THEATRE_START - dt.timedelta(days=1), dt.date.today()
+    if not start <= day <= today:
+        why = "is in the future" if day > today else "is before the theatre's start"
+        msg = (
+            f"bad {what} {day.isoformat()!r}: {day.isoformat()!r} {why} (the timeline runs "
+            f"from {start.isoformat()} to today, {today.isoformat()})"
+        )
+        raise InputError(msg)
+    return day
+
+
 def _code_version() -> str:
     """Hash of the pipeline's own source: a cached Python object is read only by its code."""
     digest = hashlib.sha256()
@@ -291,6 +325,23 @@ class Theatre:
             Line features with ``source`` and ``licence``.
         """
         return boundaries.border_gdf(self.data_dir)
+
+    def after_last(self, day: dt.date) -> str | None:
+        """The note every answer about a date past the last claim carries, or None.
+
+        Parameters
+        ----------
+        day : datetime.date
+            The date asked about.
+
+        Returns
+        -------
+        str or None
+            ``"no claims after 2025-05-06"`` when ``day`` is after the timeline's last
+            date (the answer is the state the last claims left), else None.
+        """
+        last = self.date_range()[1]
+        return f"no claims after {last.isoformat()}" if day > last else None
 
     def date_range(self) -> tuple[dt.date, dt.date]:
         """First and last date of the ledger and of uploaded revisions.

@@ -106,16 +106,13 @@ def _revision_id(value: str) -> int:
 
 
 def _date(value: str) -> dt.date:
+    from pipeline.build import check_day
     from pipeline.claims import parse_date
 
     try:
-        day = parse_date(value)
-    except ValueError as e:
+        return check_day(parse_date(value))
+    except (ValueError, InputError) as e:
         raise argparse.ArgumentTypeError(str(e)) from e
-    if day > dt.date.today():
-        msg = f"date {value!r} is in the future"
-        raise argparse.ArgumentTypeError(msg)
-    return day
 
 
 def _side(value: str) -> str:
@@ -435,6 +432,11 @@ def cmd_geocode(theatre: Theatre, args: argparse.Namespace, out: TextIO) -> int:
     collection = geocode_to_features(
         theatre, args.name, on=args.on, claimant=args.claimant, region=args.region
     )
+    note = theatre.after_last(args.on) if args.on is not None else None
+    if note is not None:
+        collection["note"] = note  # beside the answer, in the answer
+        print(f"frontline: note: {note}; the answer is the state the last claims left",
+              file=sys.stderr)  # fmt: skip
     json.dump(collection, out, ensure_ascii=False)
     out.write("\n")
     if collection.get("ambiguous"):
@@ -473,7 +475,11 @@ def cmd_area(theatre: Theatre, args: argparse.Namespace, out: TextIO) -> int:
     within = theatre.region_id(args.within) if args.within else None
     areas = side_areas(theatre.table(view), theatre.cells, args.on, within)
     where = within or "whole theatre"
-    print(f"view {view.label}, {args.on.isoformat()}, {where}", file=out)
+    note = theatre.after_last(args.on)
+    print(
+        f"view {view.label}, {args.on.isoformat()}, {where}" + (f" ({note})" if note else ""),
+        file=out,
+    )
     for side, km2 in areas.items():
         print(
             f"  {side:9} {km2:12,.1f} km²  {km2 * settings.SQ_MILES_PER_KM2:10,.1f} mi²", file=out

@@ -76,9 +76,9 @@ def _subtitle(theatre: Theatre, snap: Snapshot) -> str:
     if snap.since is not None:
         parts.append(f"thick outlines: change in {snap.views[0]}'s map since {snap.since}")
     text = "; ".join(parts) + ". Ground shown beyond the border only."
-    last = theatre.date_range()[1]
-    if snap.day > last:
-        text += f" The ledger's latest entry is dated {last}: later changes are not shown."
+    note = theatre.after_last(snap.day)
+    if note is not None:
+        text += f" {note.capitalize()}: the map shows the state the last claims left."
     return text
 
 

@@ -27,7 +27,7 @@ import shapely
 
 import pipeline
 from pipeline import settings
-from pipeline.build import Theatre
+from pipeline.build import Theatre, check_day
 from pipeline.claims import MAX_NAME_CHARS
 from pipeline.errors import FrontlineError, InputError
 from pipeline.extent import TO_DRAW, Extent, resolve_extent
@@ -205,14 +205,9 @@ def make_snapshot(
         except FrontlineError as e:
             msg = f"bad claimant {view!r}: {e}"
             raise InputError(msg) from e
-    start, today = settings.THEATRE_START - dt.timedelta(days=1), dt.date.today()
     for what, value in (("date", day), ("since date", since)):
-        if value is not None and not start <= value <= today:
-            msg = (
-                f"bad {what} {value.isoformat()!r}: outside the timeline "
-                f"({start.isoformat()} to today, {today.isoformat()})"
-            )
-            raise InputError(msg)
+        if value is not None:
+            check_day(value, what)
     if since is not None and since > day:
         msg = f"bad since date {since.isoformat()!r}: after the date {day.isoformat()}"
         raise InputError(msg)

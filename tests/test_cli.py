@@ -198,6 +198,16 @@ def test_help_imports_no_heavy_module() -> None:
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_a_date_past_the_last_claim_is_answered_with_a_note(cache: Path, kursk: Theatre) -> None:
+    last = kursk.date_range()[1]
+    res = run("geocode", "Gornal", "--on", "2026-01-01", cache=cache)
+    assert res.returncode == 0
+    assert json.loads(res.stdout)["note"] == f"no claims after {last}"
+    assert f"frontline: note: no claims after {last}" in res.stderr
+    on_last = json.loads(run("geocode", "Gornal", "--on", str(last), cache=cache).stdout)
+    assert "note" not in on_last
+
+
 def test_build_prints_a_summary(tiny: Path, cache: Path) -> None:
     res = run("build", data=tiny, cache=cache)
     assert res.returncode == 0, res.stderr

@@ -205,6 +205,14 @@ def test_snapshots_page_names_a_bad_input(steps: list[Step], message: str) -> No
     assert at.selectbox(key="basemap").value == "none"
 
 
+def test_snapshots_page_says_when_the_date_is_past_the_last_claim(kursk: Theatre) -> None:
+    at = _snapshots()
+    at.text_input(key="date").set_value("2025-12-01").run()
+    last = kursk.date_range()[1]
+    assert any(f"no claims after {last}" in shown(i.value) for i in at.info)
+    assert not at.error
+
+
 def test_snapshots_page_warns_about_an_unknown_claimant_in_its_link() -> None:
     at = _snapshots(date="2024-09-01", claimants="kremlin,isw")
     assert any("unknown claimant(s) 'kremlin'" in shown(w.value) for w in at.warning)
