@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, replace
 from urllib.parse import unquote
 
 import pandas as pd
@@ -13,37 +14,102 @@ from streamlit_folium import st_folium
 from appdata import base_theatre, uploaded_theatre
 from pipeline import ingest, settings
 from pipeline.build import Theatre
-from pipeline.claims import Claimant, parse_date
+from pipeline.claims import Claimant
 from pipeline.errors import FrontlineError, InputError
 from pipeline.safetext import markdown_format
 from pipeline.store import GeoPackageStore, content_hash, open_store
-from pipeline.upload_read import FORMATS, MAX_BYTES
+from pipeline.upload_read import FORMATS, MAX_BYTES, RawUpload
+from pipeline.upload_worker import read_upload_isolated
 from pipeline.webmap import map_of_view, upload_layer
 
 st.set_page_config(page_title="Frontline — upload", layout="wide")
 NEW = "new claimant …"
+SKIP = "skip"
+MAX_TABLE_VALUES = 200  # most distinct values of the side attribute offered as a table
+Patterns = tuple[tuple[str, str], ...]
+Needed = tuple[str, str]  # a required field's label, and what to put in it
 
 
-def _mapping(t: Theatre) -> tuple[ingest.Mapping, Claimant | None]:
+@dataclass(frozen=True)
+class _Form:
+    """What the mapping fields say.
+
+    ``mapping`` is None until every required field is filled (``missing``) and no field
+    holds a bad value (``errors``); ``side_field`` and ``patterns`` are kept apart so the
+    value → side table can be offered before then.
+    """
+
+    mapping: ingest.Mapping | None
+    claimant: Claimant | None
+    side_field: str | None
+    patterns: Patterns
+    missing: tuple[Needed, ...]
+    errors: tuple[str, ...]
+
+
+def _form(t: Theatre) -> _Form:
+    """Draw the mapping fields and read them; an empty field is missing, not an error."""
+    missing: list[Needed] = []
+    errors: list[str] = []
     left, right = st.columns(2)
     with left:
-        choice = st.selectbox("Whose map", [*t.claimants, NEW], key="claimant")
+        options = [*t.claimants, NEW]
+        choice = st.selectbox("Whose map", options, index=len(options) - 1, key="claimant")
+        st.caption(
+            "A new claimant is private: its view is its uploads alone. Choosing an existing "
+            "claimant adds this map to that claimant's word."
+        )
         claimant = None
         if choice == NEW:
-            choice = st.text_input("New claimant id", key="new_id", placeholder="my-team")
+            choice = st.text_input("New claimant id", key="new_id", placeholder="my-team").strip()
             name = st.text_input("Full name", key="new_name")
             affiliation = st.selectbox(
                 "Affiliation", ingest.AFFILIATIONS, index=2, key="new_affiliation"
             )
-            claimant = ingest.new_claimant(choice, name, affiliation, st.session_state["licence"])
+            licence = st.session_state["licence"]
+            if not choice:
+                missing.append(
+                    (
+                        "New claimant id",
+                        "type an id for the new claimant (2-32 lower-case letters, digits or "
+                        "dashes), or choose an existing claimant under Whose map",
+                    )
+                )
+            if not name.strip():
+                missing.append(("Full name", "the new claimant's full name"))
+            if not licence.strip():
+                missing.append(
+                    ("Licence of the data", "the licence the data (and the new claimant) carry")
+                )
+            try:
+                if choice in t.claimants:
+                    msg = (
+                        f"claimant id {choice!r} is taken: choose {choice} under Whose map to "
+                        "add to its map, or type another id"
+                    )
+                    raise InputError(msg)
+                if choice:
+                    ingest.check_claimant_id(choice)
+                if choice and name.strip() and licence.strip():
+                    claimant = ingest.new_claimant(choice, name, affiliation, licence)
+            except FrontlineError as e:
+                errors.append(str(e))
         by_attr = st.radio("Date", ["one date", "from an attribute"], key="date_mode")
-        text = st.text_input(
+        one_date = by_attr == "one date"
+        day = st.date_input(
             "Date of the map (YYYY-MM-DD)",
-            value=t.date_range()[1].isoformat(),
-            key="date",
-            disabled=by_attr != "one date",
+            value=None,
+            min_value=min(t.date_range()[0], settings.THEATRE_START),
+            max_value=dt.datetime.now(dt.UTC).date(),
+            format="YYYY-MM-DD",
+            key="upload_date",
+            disabled=not one_date,
         )
-        date_field = st.text_input("Date attribute", key="date_field")
+        date_field = st.text_input("Date attribute", key="date_field", disabled=one_date).strip()
+        if one_date and day is None:
+            missing.append(("Date of the map", "pick the date the map shows"))
+        if not one_date and not date_field:
+            missing.append(("Date attribute", "name the attribute holding each feature's date"))
         st.radio(
             "Mode",
             ingest.MODES,
@@ -54,33 +120,104 @@ def _mapping(t: Theatre) -> tuple[ingest.Mapping, Claimant | None]:
     with right:
         side_mode = st.radio("Side", ["from an attribute", "one side"], key="side_mode")
         side = st.selectbox("Side of every feature", settings.SIDES, key="side")
-        side_field = st.text_input("Side attribute", value="name", key="side_field")
-        patterns = st.text_area(
+        side_field = st.text_input("Side attribute", value="name", key="side_field").strip()
+        text = st.text_area(
             "Patterns (PATTERN=SIDE per line; case-insensitive substring, first match wins)",
             value="Liberated=UA\nOccupied=RU",
             key="patterns",
         )
         clip = st.checkbox("Clip to the theatre", value=True, key="clip")
         accept = st.checkbox("Accept geometry repairs that change area", key="accept_repairs")
-    one_date = by_attr == "one date"
-    try:
-        date = parse_date(text, "date of the map") if one_date else None
-    except ValueError as e:
-        raise InputError(str(e)) from None
-    mapping = ingest.Mapping(
-        claimant=choice,
-        date=date,
-        date_field=None if one_date else date_field.strip(),
-        side=side if side_mode == "one side" else None,
-        side_field=side_field.strip() if side_mode != "one side" else None,
-        patterns=ingest.parse_patterns([p for p in patterns.splitlines() if p.strip()])
-        if side_mode != "one side"
-        else (),
-        mode=st.session_state["mode"],
-        clip=clip,
-        accept_repairs=accept,
+    by_field = side_mode != "one side"
+    patterns: Patterns = ()
+    if by_field:
+        if not side_field:
+            missing.append(("Side attribute", "name the attribute that decides the side"))
+        try:
+            patterns = ingest.parse_patterns([p for p in text.splitlines() if p.strip()])
+        except InputError as e:
+            errors.append(str(e))
+    mapping = None
+    if not missing and not errors:
+        mapping = ingest.Mapping(
+            claimant=choice,
+            date=day if one_date else None,
+            date_field=None if one_date else date_field,
+            side=None if by_field else side,
+            side_field=side_field if by_field else None,
+            patterns=patterns,
+            mode=st.session_state["mode"],
+            clip=clip,
+            accept_repairs=accept,
+        )
+    return _Form(
+        mapping,
+        claimant,
+        side_field if by_field and side_field else None,
+        patterns,
+        tuple(missing),
+        tuple(errors),
     )
-    return mapping, claimant
+
+
+def _value_table(raw: RawUpload, side_field: str, patterns: Patterns) -> Patterns:
+    """Offer the side of each value of the side attribute; the patterns that apply.
+
+    The table is prefilled with what the patterns give. Left as it is, the patterns
+    apply (and the upload's mapping, its identity in the store, is unchanged); once a
+    row is changed, the table applies: one exact pattern per value (values are matched
+    as whole text, never read as pattern syntax), rows set to skip left out.
+    """
+    values = ingest.side_values(raw, side_field, patterns)
+    if not values:
+        return patterns
+    if len(values) > MAX_TABLE_VALUES:
+        st.caption(
+            markdown_format(
+                "{} distinct values of {} among the polygons: too many for a table (at most "
+                "{}); the patterns decide.",
+                f"{len(values):,}",
+                side_field,
+                MAX_TABLE_VALUES,
+            )
+        )
+        return patterns
+    prefill = [side or SKIP for _, _, side in values]
+    st.caption(
+        markdown_format(
+            "Side of each value of {} among the polygons, as the patterns give it. Change a "
+            "row (e.g. an unknown status to contested) and the table replaces the patterns: "
+            "one exact rule per value; editing the patterns refills it.",
+            side_field,
+        )
+    )
+    table = pd.DataFrame(
+        {
+            "value": [ingest.value_text(text, 120) for text, _, _ in values],
+            "polygons": [n for _, n, _ in values],
+            "side": prefill,
+        }
+    )
+    edited = st.data_editor(
+        table,
+        key="side_values",
+        hide_index=True,
+        num_rows="fixed",
+        disabled=["value", "polygons"],
+        column_config={
+            "side": st.column_config.SelectboxColumn(
+                "side", options=[*settings.SIDES, SKIP], required=True
+            )
+        },
+    )
+    chosen = [str(s) for s in edited["side"]]
+    if chosen == prefill:
+        return patterns
+    return ingest.exact_patterns(
+        (text, side)
+        for (text, _, _), side in zip(values, chosen, strict=True)
+        if side in settings.SIDES
+    )
 
 
 def _preview(base: Theatre, before: Theatre, store: GeoPackageStore, draft: ingest.Draft) -> None:
@@ -128,29 +265,23 @@ def _revisions(store: GeoPackageStore) -> None:
             st.error(markdown_format("{}", e))
 
 
-def _read(
-    upload: UploadedFile,
-    mapping: ingest.Mapping,
-    t: Theatre,
-    layer: str | None,
-    crs: str | None,
-    claimant: Claimant | None,
-) -> ingest.Draft | None:
-    """The upload's draft: read in a worker once per file, options and store state.
+def _read(upload: UploadedFile, layer: str | None, crs: str | None) -> tuple[str, RawUpload] | None:
+    """The upload's content hash and what was read: in a worker, once per file and options.
 
-    Every click reruns the page; the draft of the same bytes read the same way against the
-    same theatre is kept in the session, so previewing, then pressing Commit, reads the file
-    once. While the worker reads, any click reruns the page, and Streamlit stops this run at
-    its next ``st.*`` call, the ticker's, which ends the worker; the Cancel button's own
-    rerun then does not read again. None when the reading was cancelled.
+    Every click reruns the page; what the same bytes read the same way gave is kept in the
+    session, so changing the mapping, previewing, then pressing Commit reads the file once.
+    While the worker reads, any click reruns the page, and Streamlit stops this run at its
+    next ``st.*`` call, the ticker's, which ends the worker; the Cancel button's own rerun
+    then does not read again. None when the reading was cancelled.
     """
     # Browsers send the file's name percent-encoded; the analyst knows it unencoded.
     name = unquote(upload.name)
     data = upload.getvalue()
-    key = (content_hash(data), name, layer, crs, mapping, claimant, t.fingerprint)
-    kept = st.session_state.get("draft")
+    sha256 = content_hash(data)
+    key = (sha256, name, layer, crs)
+    kept = st.session_state.get("raw")
     if kept is not None and kept[0] == key:
-        return kept[1]  # type: ignore[no-any-return]
+        return sha256, kept[1]
     reading = st.empty()
     with reading.container():
         cancelled = st.button("Cancel reading", key="cancel_read")
@@ -168,17 +299,47 @@ def _read(
         )
 
     try:
-        draft = ingest.ingest_bytes(
-            data, name, mapping, t, layer=layer, crs=crs, claimant=claimant, progress=tick
-        )
+        raw = read_upload_isolated(data, name, layer=layer, crs=crs, progress=tick)
     finally:
         reading.empty()
+    st.session_state["raw"] = (key, raw)
+    return sha256, raw
+
+
+def _draft(
+    sha256: str, raw: RawUpload, mapping: ingest.Mapping, t: Theatre, claimant: Claimant | None
+) -> ingest.Draft:
+    """The upload mapped and checked; kept in the session for the same mapping and store."""
+    key = (sha256, raw.file_name, raw.layer, mapping, claimant, t.fingerprint)
+    kept = st.session_state.get("draft")
+    if kept is not None and kept[0] == key:
+        return kept[1]  # type: ignore[no-any-return]
+    draft = ingest.prepare(raw, mapping, t, sha256=sha256, claimant=claimant)
     st.session_state["draft"] = (key, draft)
     return draft
 
 
-def _commit_button(store: GeoPackageStore, draft: ingest.Draft) -> None:
+def _commit_button(
+    store: GeoPackageStore, form: _Form, upload: UploadedFile | None, draft: ingest.Draft | None
+) -> None:
+    """The Commit button; a missing field gets one message naming it, and nothing is stored."""
     if not st.button("Commit", type="primary", key="commit"):
+        return
+    needed = [] if upload is not None else [("Control map file", "choose the file to upload")]
+    needed += form.missing
+    for label, key, what in (
+        ("Who is committing", "who", "your name or handle"),
+        ("Source of the data (URL or description)", "source", "where the data come from"),
+        ("Licence of the data", "licence", "the licence the data carry"),
+    ):
+        if not st.session_state[key].strip() and all(label != n[0] for n in needed):
+            needed.append((label, what))
+    for label, what in needed:
+        st.error(markdown_format("**{}** is needed: {}. Nothing was stored.", label, what))
+    if needed:
+        return
+    if draft is None:
+        st.error("Nothing was stored: the problem above needs fixing first.")
         return
     ingest.commit(
         store,
@@ -219,19 +380,35 @@ def main() -> None:
     src = st.columns(2)
     src[0].text_input("Source of the data (URL or description)", key="source")
     src[1].text_input("Licence of the data", key="licence")
-    try:
-        mapping, claimant = _mapping(t)
-    except FrontlineError as e:
-        st.error(markdown_format("{}", e))
-        mapping = None
-    if upload is not None and mapping is not None:
+    form = _form(t)
+    for error in form.errors:
+        st.error(markdown_format("{}", error))
+    draft = None
+    if upload is not None:
         try:
-            draft = _read(upload, mapping, t, layer.strip() or None, crs.strip() or None, claimant)
-            if draft is not None:
-                _preview(base, t, store, draft)
-                _commit_button(store, draft)
+            read = _read(upload, layer.strip() or None, crs.strip() or None)
+            if read is not None:
+                sha256, raw = read
+                patterns = form.patterns
+                if form.side_field is not None:
+                    patterns = _value_table(raw, form.side_field, patterns)
+                if form.mapping is not None:
+                    mapping = replace(form.mapping, patterns=patterns)
+                    draft = _draft(sha256, raw, mapping, t, form.claimant)
+                    _preview(base, t, store, draft)
         except FrontlineError as e:
             st.error(markdown_format("{}", e))
+            draft = None
+    if form.missing:
+        st.info(
+            markdown_format(
+                "To preview and commit, fill in: {}.", ", ".join(label for label, _ in form.missing)
+            )
+        )
+    try:
+        _commit_button(store, form, upload, draft)
+    except FrontlineError as e:
+        st.error(markdown_format("{}", e))
     _revisions(store)
 
 

@@ -191,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="PATTERN=SIDE",
-        help="with --side-from: features whose value contains PATTERN go to SIDE",
+        help="with --side-from: features whose value contains PATTERN go to SIDE "
+        '(a "quoted" PATTERN matches the whole value)',
     )
     ing.add_argument("--mode", choices=settings.UPLOAD_MODES, default="snapshot")
     ing.add_argument("--clip", choices=("theatre", "none"), default="theatre")

@@ -508,9 +508,9 @@ def test_upload_preview_commit_and_see_it_on_the_map(
     page.get_by_label("New claimant id").fill("my-team")
     page.get_by_label("Full name").fill("My team's map")
     page.get_by_label("Full name").press("Enter")
-    date = page.get_by_label("Date of the map (YYYY-MM-DD)")
-    date.fill("2024-08-20")
-    date.press("Enter")
+    page.get_by_role("spinbutton", name="year, Date of the map").click()
+    page.keyboard.type("20240820")
+    page.get_by_text("Upload a control map").click()  # leaving the field sends the date
     _upload(page, upload)
     report = page.locator('[data-testid="stText"]').first
     expect(report).to_contain_text("polygons for my-team (snapshot) on 2024-08-20", timeout=60_000)

@@ -21,7 +21,7 @@ from pipeline.build import Theatre
 from pipeline.errors import InputError
 from pipeline.ingest import Mapping, commit, ingest_bytes, parse_patterns, preview
 from pipeline.store import GeoPackageStore
-from pipeline.upload_read import UploadError
+from pipeline.upload_read import UploadError, read_upload
 from tests.conftest import feature as _feature
 from tests.conftest import feature_collection as _fc
 
@@ -337,12 +337,91 @@ def test_bad_new_claimant_refused(args: tuple[str, str, str, str], message: str)
         (["Liberated"], "bad mapping 'Liberated': expected PATTERN=SIDE"),
         (["=UA"], "bad mapping '=UA': expected PATTERN=SIDE"),
         (["Liberated=UA", "Occupied=ru"], "bad mapping 'Occupied=ru'"),
+        (['"Unknown=contested'], "bad mapping '\"Unknown=contested': a quoted pattern must"),
+        (['"a" "b"=UA'], 'bad mapping \'"a" "b"=UA\': a quoted pattern must'),
     ],
 )
 def test_bad_pattern_refused(items: list[str], message: str) -> None:
     with pytest.raises(InputError) as info:
         parse_patterns(items)
     assert str(info.value).startswith(message)
+
+
+# Values from the file, matched exactly: anything a file may hold in a value, pattern
+# syntax included, is matched as whole text.
+ODD_VALUES = ["Unknown status", "a=b", 'say "hi"=RU', " padded ", "back\\slash", "new\nline"]
+
+
+@pytest.mark.parametrize("value", ODD_VALUES)
+def test_exact_pattern_matches_its_value_and_nothing_else(kursk: Theatre, value: str) -> None:
+    near = [value + " 2", value.upper(), value.strip() or "x", value[1:]]
+    near = [v for v in near if v != value]
+    features = [_feature(SUDZHA, status=value)] + [
+        _feature(shapely.box(35.40 + k / 50, 51.10, 35.41 + k / 50, 51.11), status=v)
+        for k, v in enumerate(near)
+    ]
+    patterns = ingest.exact_patterns([(value, "contested")])
+    assert parse_patterns([f"{p}={s}" for p, s in patterns]) == patterns  # round trip
+    mapping = Mapping("deepstate", date=DAY, side_field="status", patterns=patterns)
+    draft = ingest_bytes(_fc(*features), "a.geojson", mapping, kursk, today=TODAY, isolated=False)
+    assert list(draft.polygons["feature"]) == [1]
+    assert list(draft.polygons["side"]) == ["contested"]
+    assert draft.report.skipped == {"status matches no pattern": len(near)}
+
+
+def test_side_values_lists_each_polygon_value_with_the_patterns_side(kursk: Theatre) -> None:
+    data = _fc(
+        _feature(SUDZHA, status="Liberated"),
+        _feature(shapely.Point(35.27, 51.19), status="Fighting"),  # a point: not listed
+        _feature(KORENEVO, status="Unknown status"),
+        _feature(GREY, status="Unknown status"),
+        _feature(FAR_AWAY),  # no status: the empty text
+    )
+    raw = read_upload(data, "a.geojson")
+    assert ingest.side_values(raw, "status", SIDES) == [
+        ("Liberated", 1, "UA"),
+        ("Unknown status", 2, None),
+        ("", 1, None),
+    ]
+    with pytest.raises(UploadError, match="no attribute 'side' for the side attribute"):
+        ingest.side_values(raw, "side", SIDES)
+
+
+def test_a_value_table_maps_unknown_status_to_contested(kursk: Theatre) -> None:
+    data = _fc(
+        _feature(SUDZHA, status="Liberated"),
+        _feature(KORENEVO, status="Unknown status"),
+        _feature(GREY, status="Unknown status"),
+    )
+    raw = read_upload(data, "a.geojson")
+    table = {
+        text: side or "contested" for text, _, side in ingest.side_values(raw, "status", SIDES)
+    }
+    mapping = Mapping(
+        "deepstate", date=DAY, side_field="status", patterns=ingest.exact_patterns(table.items())
+    )
+    draft = ingest.prepare(raw, mapping, kursk, sha256="0" * 64, today=TODAY)
+    assert list(draft.polygons["side"]) == ["UA", "contested", "contested"]
+    assert draft.report.area_km2["contested"] == pytest.approx(
+        _km2(KORENEVO) + _km2(GREY), rel=1e-3
+    )
+
+
+def test_skipped_values_read_as_text_and_the_rest_are_counted(kursk: Theatre) -> None:
+    grey = "Сіра\xa0зона /// Grey\u202fzone \x1b[2J\u202e"
+    squares = [shapely.box(35.40 + k / 100, 51.10, 35.405 + k / 100, 51.105) for k in range(25)]
+    data = _fc(_feature(SUDZHA, name="Liberated"), *(_feature(g, name=grey) for g in squares))
+    draft = ingest_bytes(data, "a.geojson", DEEPSTATE, kursk, today=TODAY, isolated=False)
+    lines = draft.report.lines()
+    assert (
+        "  feature 2: name matches no pattern ('Сіра зона /// Grey zone \\x1b[2J\\u202e')" in lines
+    )
+    assert len(draft.report.examples) == ingest.EXAMPLES
+    assert "  … and 5 more" in lines
+    text = "\n".join(lines)
+    assert "\\xa0" not in text
+    assert not set(text) & {"\xa0", "\x1b", "\u202e"}
+    assert ingest.value_text("x" * 100) == "x" * 59 + "…"
 
 
 def test_pattern_may_hold_an_equals_sign() -> None:

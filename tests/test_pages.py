@@ -6,13 +6,15 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+import shapely
 from streamlit.testing.v1 import AppTest
 
 from pipeline import ingest, settings
 from pipeline.build import Theatre
+from pipeline.ledger import CONFLICT_WINDOW_DAYS, conflicts, conflicts_involving, filter_claims
 from pipeline.snapshot import data_version
 from pipeline.store import GeoPackageStore
-from tests.conftest import deepstate_style_geojson, shown
+from tests.conftest import deepstate_style_geojson, feature, feature_collection, shown
 
 CLAIMS = str(settings.ROOT / "pages" / "1_Claims_and_sources.py")
 GAZETTEER = str(settings.ROOT / "pages" / "2_Gazetteer.py")
@@ -56,6 +58,46 @@ def test_claims_page_unknown_place_says_so() -> None:
     at = _run(CLAIMS)
     at.text_input(key="place").set_value("Atlantis").run()
     assert any("Atlantis" in shown(i.value) for i in at.info)
+
+
+def _pair_counts(at: AppTest) -> dict[str, int]:
+    return {m.label: int(m.value) for m in at.metric}
+
+
+@pytest.mark.parametrize("window", [None, 2, 30])
+def test_claims_page_splits_conflicts_by_window(kursk: Theatre, window: int | None) -> None:
+    at = _run(CLAIMS)
+    if window is not None:
+        at.number_input(key="window").set_value(window).run()
+        assert not at.exception
+    n = CONFLICT_WINDOW_DAYS if window is None else window
+    assert at.number_input(key="window").value == n
+    assert [shown(h.value) for h in at.subheader] == [
+        f"Disagreements (opposite sides within {n} days)",
+        f"Reversals (more than {n} days apart)",
+    ]
+    pairs = conflicts(kursk.claims, window_days=n)
+    kinds = pairs["kind"].value_counts()
+    counts = _pair_counts(at)
+    assert counts == {"Disagreements": kinds["disagreement"], "Reversals": kinds["reversal"]}
+    assert sum(counts.values()) == len(pairs)
+    *_, disagreements, reversals = (d.value for d in at.dataframe)
+    assert (len(disagreements), len(reversals)) == (counts["Disagreements"], counts["Reversals"])
+    assert (disagreements["gap_days"] <= n).all()
+    assert (reversals["gap_days"] > n).all()
+    rule = shown(at.caption[-1].value)
+    assert f"at most {n} days apart is a disagreement" in rule
+    assert f"more than {n} days apart is a reversal" in rule
+    assert not any("at the same time" in shown(c.value) for c in at.caption)
+
+
+def test_claims_page_counts_the_pairs_of_the_claims_shown(kursk: Theatre) -> None:
+    at = _run(CLAIMS)
+    at.text_input(key="place").set_value("Горналь").run()
+    assert not at.exception
+    shown_ids = filter_claims(kursk.claims, kursk.gazetteer, place="Горналь")["claim_id"]
+    pairs = conflicts_involving(conflicts(kursk.claims), shown_ids)
+    assert 0 < sum(_pair_counts(at).values()) == len(pairs) < len(conflicts(kursk.claims))
 
 
 def test_gazetteer_ranks_candidates_and_lists_unlocated(kursk: Theatre) -> None:
@@ -104,14 +146,152 @@ def test_upload_page_lists_revisions_and_reverts(
     table = at.dataframe[-1].value  # the Revisions view comes last
     assert list(table["revision_id"]) == [1]
     assert list(table["claimant"]) == ["deepstate"]
-    at.text_input(key="date").set_value("2024-13-01").run()
-    assert not at.exception
-    assert any("bad date of the map '2024-13-01'" in shown(e.value) for e in at.error)
     at.number_input(key="revert_id").set_value(1).run()
     at.button(key="revert").click().run()
     assert not at.exception
     assert [r.mode for r in store.revisions()] == ["snapshot", "revert"]
     assert len(store.polygons()) == 0
+
+
+DAY = dt.date(2024, 8, 20)
+
+
+def _upload_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[AppTest, Path]:
+    store_path = tmp_path / "s.gpkg"
+    monkeypatch.setenv("FRONTLINE_STORE", str(store_path))
+    return _run(UPLOAD), store_path
+
+
+def _give(at: AppTest, data: bytes, *, new_id: str = "my-team", day: dt.date | None = DAY) -> None:
+    """Upload a file and fill the form: a new claimant, its date and the provenance."""
+    at.file_uploader(key="file").set_value(("map.geojson", data, "application/geo+json"))
+    for key, value in (
+        ("who", "tester"),
+        ("source", "test fixture"),
+        ("licence", "CC0"),
+        ("new_id", new_id),
+        ("new_name", "My team"),
+    ):
+        at.text_input(key=key).set_value(value)
+    at.date_input(key="upload_date").set_value(day)
+    at.run()
+    assert not at.exception
+
+
+def _report(at: AppTest) -> str:
+    return str(at.text[0].value)
+
+
+def _stored(store_path: Path) -> int:
+    return len(GeoPackageStore(store_path).revisions()) if store_path.exists() else 0
+
+
+def test_upload_page_defaults_to_a_new_claimant_and_shows_no_error_before_typing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at, _ = _upload_page(tmp_path, monkeypatch)
+    assert at.selectbox(key="claimant").value == "new claimant …"  # never ru-mod by default
+    assert at.text_input(key="new_id").value == ""
+    assert at.date_input(key="upload_date").value is None  # no date until one is picked
+    assert not at.error  # no "bad claimant id ''"
+    assert any("New claimant id" in shown(i.value) for i in at.info)
+    at.text_input(key="new_name").set_value("My team").run()
+    assert not at.error
+    at.text_input(key="new_id").set_value("My Team").run()
+    assert [shown(e.value) for e in at.error] == [
+        "bad claimant id 'My Team': use 2-32 lower-case letters, digits or dashes"
+    ]
+    at.text_input(key="new_id").set_value("ru-mod").run()  # an embedded claimant's id
+    assert [shown(e.value) for e in at.error] == [
+        "claimant id 'ru-mod' is taken: choose ru-mod under Whose map to add to its map, "
+        "or type another id"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("empty", "field"), [("new_id", "New claimant id"), ("upload_date", "Date of the map")]
+)
+def test_upload_page_commit_names_the_one_empty_field_and_stores_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty: str, field: str
+) -> None:
+    at, store_path = _upload_page(tmp_path, monkeypatch)
+    _give(
+        at,
+        deepstate_style_geojson(),
+        new_id="" if empty == "new_id" else "my-team",
+        day=None if empty == "upload_date" else DAY,
+    )
+    assert not at.error  # nothing typed wrong yet: the empty field is only listed
+    assert not at.text  # no preview without it
+    at.button(key="commit").click().run()
+    assert not at.exception
+    errors = [shown(e.value) for e in at.error]
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(f"**{field}** is needed: ")
+    assert errors[0].endswith("Nothing was stored.")
+    assert _stored(store_path) == 0
+
+
+def test_upload_page_lists_skipped_features_readably_and_counts_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grey = "Сіра\xa0зона /// Grey zone\u202e"
+    squares = [shapely.box(35.40 + k / 100, 51.10, 35.405 + k / 100, 51.105) for k in range(23)]
+    data = feature_collection(
+        feature(shapely.box(35.2, 51.15, 35.35, 51.25), name="Звільнено\xa0/// Liberated"),
+        *(feature(g, name=grey) for g in squares),
+    )
+    at, _ = _upload_page(tmp_path, monkeypatch)
+    _give(at, data)
+    report = _report(at)
+    assert "skipped 23: name matches no pattern" in report
+    assert "feature 2: name matches no pattern ('Сіра зона /// Grey zone\\u202e')" in report
+    assert "  … and 3 more" in report.splitlines()
+    assert "\\xa0" not in report
+    assert not set(report) & {"\xa0", "\u202e"}
+
+
+def _status_geojson() -> bytes:
+    """DeepState-like polygons whose side is in ``status``; two have an unknown status."""
+    return feature_collection(
+        feature(shapely.box(35.2, 51.15, 35.35, 51.25), status="Liberated"),
+        feature(shapely.box(35.4, 51.10, 35.5, 51.15), status="Unknown status"),
+        feature(shapely.box(34.9, 51.30, 35.1, 51.40), status="Unknown status"),
+        feature(shapely.Point(35.27, 51.19), status="Fighting"),
+    )
+
+
+def test_upload_page_maps_unknown_status_to_contested_by_a_value_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at, store_path = _upload_page(tmp_path, monkeypatch)
+    at.text_input(key="side_field").set_value("status")
+    _give(at, _status_geojson())
+    table = at.data_editor(key="side_values").value
+    assert table.to_dict("list") == {
+        "value": ["Liberated", "Unknown status"],  # the polygons' values (not the point's)
+        "polygons": [1, 2],
+        "side": ["UA", "skip"],  # prefilled from the patterns
+    }
+    assert "skipped 2: status matches no pattern" in _report(at)
+    at.session_state["side_values"] = {
+        "edited_rows": {1: {"side": "contested"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.run()
+    assert not at.exception
+    assert not at.error
+    report = _report(at)
+    assert "3 polygons for my-team (snapshot) on 2024-08-20" in report
+    assert "area contested: " in report
+    assert "status matches no pattern" not in report
+    at.button(key="commit").click().run()
+    assert not at.exception
+    assert [shown(s.value) for s in at.success] == ["Committed as revision(s) [1]."]
+    polygons = GeoPackageStore(store_path).polygons()
+    assert sorted(polygons["side"]) == ["UA", "contested", "contested"]
+    assert _stored(store_path) == 1
 
 
 SNAPSHOTS = str(settings.ROOT / "pages" / "4_Snapshots.py")
