@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import datetime as dt
 import json
 import multiprocessing
 import os
@@ -705,9 +706,13 @@ def test_upload_page_reads_in_the_worker_with_progress(
         read.append(file_name)
         return read_upload_isolated(data, file_name, **kwargs)
 
-    monkeypatch.setattr(ingest, "read_upload_isolated", spy)
+    monkeypatch.setattr(upload_worker, "read_upload_isolated", spy)  # the page's reader
     at = AppTest.from_file(UPLOAD, default_timeout=120)
     at.run()
+    # The form's required fields first (a new claimant, its name and licence, the date).
+    for key, value in (("licence", "CC0"), ("new_id", "my-team"), ("new_name", "My team")):
+        at.text_input(key=key).set_value(value)
+    at.date_input(key="upload_date").set_value(dt.date(2024, 8, 20))
     upload = ("ds.geojson", deepstate_style_geojson(), "application/geo+json")
     at.file_uploader(key="file").set_value(upload).run()
     assert not at.exception
