@@ -13,7 +13,7 @@ import sys
 import time
 
 from pipeline import settings
-from pipeline.build import _code_version, inputs_fingerprint
+from pipeline.build import inputs_fingerprint, loaded_cache_path
 
 RUNS = 5
 """Processes timed per command; the median is reported."""
@@ -49,7 +49,7 @@ def bench_cli() -> None:
     eager_s = _median([sys.executable, "-c", _EAGER])
     geo_s = _median(geocode)
     folder = settings.CACHE_DIR / inputs_fingerprint(settings.DATA_DIR, settings.CELL_MAX_RADIUS_M)
-    cached = folder / f"loaded-{_code_version()}.pickle"
+    cached = loaded_cache_path(folder)
     drop = [sys.executable, "-c", f"import pathlib; pathlib.Path({str(cached)!r}).unlink()"]
     naive_s = _median(geocode, before=drop)
     print(

@@ -12,7 +12,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from streamlit_folium import st_folium
 
 from appdata import base_theatre, uploaded_theatre
-from pipeline import ingest, settings
+from pipeline import ingest, safetext, settings, side_patterns
 from pipeline.build import Theatre
 from pipeline.claims import Claimant
 from pipeline.errors import FrontlineError, InputError
@@ -134,7 +134,7 @@ def _form(t: Theatre) -> _Form:
         if not side_field:
             missing.append(("Side attribute", "name the attribute that decides the side"))
         try:
-            patterns = ingest.parse_patterns([p for p in text.splitlines() if p.strip()])
+            patterns = side_patterns.parse_patterns([p for p in text.splitlines() if p.strip()])
         except InputError as e:
             errors.append(str(e))
     mapping = None
@@ -193,7 +193,7 @@ def _value_table(raw: RawUpload, side_field: str, patterns: Patterns) -> Pattern
     )
     table = pd.DataFrame(
         {
-            "value": [ingest.value_text(text, 120) for text, _, _ in values],
+            "value": [safetext.value_text(text, 120) for text, _, _ in values],
             "polygons": [n for _, n, _ in values],
             "side": prefill,
         }
@@ -213,7 +213,7 @@ def _value_table(raw: RawUpload, side_field: str, patterns: Patterns) -> Pattern
     chosen = [str(s) for s in edited["side"]]
     if chosen == prefill:
         return patterns
-    return ingest.exact_patterns(
+    return side_patterns.exact_patterns(
         (text, side)
         for (text, _, _), side in zip(values, chosen, strict=True)
         if side in settings.SIDES

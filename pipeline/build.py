@@ -110,6 +110,23 @@ def _code_version() -> str:
     return digest.hexdigest()[:16]
 
 
+def loaded_cache_path(folder: Path) -> Path:
+    """Where this code version caches a theatre's validated load.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        The theatre's cache folder (``cache_dir / inputs_fingerprint(...)``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``loaded-<code hash>.pickle`` in ``folder``: another version of the pipeline's
+        source never reads it.
+    """
+    return folder / f"loaded-{_code_version()}.pickle"
+
+
 def _read_loaded(
     path: Path,
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.DataFrame, Gazetteer] | None:
@@ -148,6 +165,9 @@ class Theatre:
         Map events derived from the claims.
     claimants : dict
         Known claimants by id.
+    gazetteer : pipeline.places.Gazetteer
+        The theatre's name index, the one its claims were resolved with (cached with the
+        load, so a command that only reads starts without rebuilding it).
     private : frozenset of str
         Claimants whose maps stay in their own view (registered by uploads; see
         :func:`pipeline.timeline.parse_view`).
@@ -161,8 +181,8 @@ class Theatre:
     claims: pd.DataFrame
     events: pd.DataFrame
     claimants: dict[str, Claimant]
+    gazetteer: Gazetteer = field(repr=False)
     private: frozenset[str] = frozenset()
-    index: Gazetteer | None = field(default=None, repr=False)
     _tables: dict[View, StatusTable] = field(default_factory=dict, repr=False)
     _memo: dict[tuple[object, ...], gpd.GeoDataFrame] = field(default_factory=dict, repr=False)
 
@@ -181,11 +201,6 @@ class Theatre:
             else gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=settings.GEO_CRS))
         )
         return Inference.from_frames(self.places[self.places["mapped"]], self.cells, border)
-
-    @property
-    def gazetteer(self) -> Gazetteer:
-        """The name index of this theatre (from the load's cache, else built once)."""
-        return self.index if self.index is not None else places.gazetteer(self.data_dir)
 
     def view(self, spec: str) -> View:
         """Parse a view spelling (claimant id, ``consolidated`` or ``consolidated:a+b``).
@@ -389,7 +404,7 @@ def load_theatre(
     folder = cache_dir / fingerprint
     # Validated claims, places and the name index, as this code version derived them:
     # a command that only reads (geocode, area) starts without re-deriving them.
-    loaded_path = folder / f"loaded-{_code_version()}.pickle"
+    loaded_path = loaded_cache_path(folder)
     loaded = _read_loaded(loaded_path)
     if loaded is not None:
         regions, gaz_places, ledger, index = loaded
@@ -430,5 +445,5 @@ def load_theatre(
         claims=ledger,
         events=events,
         claimants=claims.claimants(data_dir),
-        index=index,
+        gazetteer=index,
     )

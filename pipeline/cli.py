@@ -264,7 +264,7 @@ def cmd_ingest(base: Theatre, args: argparse.Namespace, out: TextIO) -> int:
     int
         0 when stored (or already stored, or a dry run).
     """
-    from pipeline import ingest
+    from pipeline import ingest, side_patterns
     from pipeline.store import StoreError, open_store
     from pipeline.upload_read import MAX_BYTES
 
@@ -289,7 +289,7 @@ def cmd_ingest(base: Theatre, args: argparse.Namespace, out: TextIO) -> int:
         date_field=args.date_from,
         side=args.side,
         side_field=args.side_from,
-        patterns=ingest.parse_patterns(args.map),
+        patterns=side_patterns.parse_patterns(args.map),
         mode=args.mode,
         clip=args.clip == "theatre",
         accept_repairs=args.accept_repairs,

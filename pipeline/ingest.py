@@ -9,12 +9,7 @@ polygonal remains. :func:`preview` adds the diff against the claimant's current 
 :func:`commit` stores the result as new revisions, once: the same file with the same
 mapping is recognised by its content hash and not stored again.
 
-Side patterns are case-insensitive substrings (``Liberated`` matches ``Звільнено ///
-Liberated``), checked in the order given; the first that matches decides. A pattern written
-as a JSON string in double quotes (``"Unknown status"``) matches that whole value exactly,
-case included; :func:`exact_patterns` writes such patterns for values taken from a file, so
-no text of the file is ever read as pattern syntax. Plain substrings and exact values keep
-matching predictable and cannot be made to run for ever, as a regular expression can.
+How an attribute's values decide the side is :mod:`pipeline.side_patterns`'s rule.
 """
 
 from __future__ import annotations
@@ -43,7 +38,8 @@ from pipeline._files import atomic_write
 from pipeline.build import Theatre
 from pipeline.claims import MAX_NAME_CHARS, Claimant, parse_date
 from pipeline.errors import InputError
-from pipeline.safetext import plain_text, terminal_text
+from pipeline.safetext import plain_text, value_text
+from pipeline.side_patterns import compile_rules, count_sides, match_text, side_of
 from pipeline.store import GeoPackageStore, Revision, content_hash, existing_store
 from pipeline.upload_read import RawUpload, UploadError, check_name, read_upload
 from pipeline.upload_worker import WorkerLimits, read_upload_isolated
@@ -56,9 +52,6 @@ MAX_PROPERTY_CHARS = 4_000
 """Longest JSON text of one feature's properties kept with its polygon."""
 EXAMPLES = 20
 """How many skipped features a report names one by one."""
-VALUE_CHARS = 60
-"""Longest attribute value a report quotes (longer ones are cut, ending in ``…``)."""
-_NO_BREAK_SPACES = str.maketrans(dict.fromkeys("\u00a0\u2007\u202f", " "))
 
 
 @dataclass(frozen=True)
@@ -81,7 +74,7 @@ class Mapping:
     patterns : tuple of (str, str)
         ``(pattern, side)`` pairs, first match wins; unmatched features are skipped. A
         pattern is a case-insensitive substring, or a JSON string in double quotes that
-        matches the whole value exactly (see :func:`exact_patterns`).
+        matches the whole value exactly (see :mod:`pipeline.side_patterns`).
     mode : str
         ``snapshot`` (the claimant's complete map on the date) or ``patch``.
     clip : bool
@@ -114,171 +107,6 @@ class Mapping:
         return json.dumps(data, sort_keys=True, ensure_ascii=False)
 
 
-def parse_patterns(items: list[str]) -> tuple[tuple[str, str], ...]:
-    """Parse ``PATTERN=SIDE`` items.
-
-    ``PATTERN`` is a case-insensitive substring of the side attribute's value, or a JSON
-    string in double quotes (``"Unknown status"=contested``) that matches the whole value
-    exactly, case included. The side follows the last ``=``, so a pattern may hold one.
-
-    Parameters
-    ----------
-    items : list of str
-        E.g. ``["Liberated=UA", "Occupied=RU", '"Unknown status"=contested']``.
-
-    Returns
-    -------
-    tuple of (str, str)
-        ``(pattern, side)`` pairs.
-
-    Raises
-    ------
-    InputError
-        Naming the item that is malformed or names an unknown side.
-
-    Examples
-    --------
-    >>> parse_patterns(["Liberated=UA", "Occupied = RU"])
-    (('Liberated', 'UA'), ('Occupied', 'RU'))
-    >>> parse_patterns(['"a=b"=contested'])
-    (('"a=b"', 'contested'),)
-    """
-    out = []
-    for item in items:
-        pattern, sep, side = item.rpartition("=")
-        pattern, side = pattern.strip(), side.strip()
-        if not sep or not pattern:
-            msg = f"bad mapping {item!r}: expected PATTERN=SIDE, e.g. Liberated=UA"
-            raise InputError(msg)
-        if side not in settings.SIDES:
-            msg = f"bad mapping {item!r}: side {side!r} is not UA, RU or contested"
-            raise InputError(msg)
-        if pattern.startswith('"'):
-            _exact_value(pattern, item)
-        out.append((pattern, side))
-    return tuple(out)
-
-
-def _exact_value(pattern: str, item: str) -> str:
-    """The value a quoted pattern matches exactly; InputError naming the item if malformed."""
-    try:
-        value = json.loads(pattern)
-    except ValueError:
-        value = None
-    if not isinstance(value, str):
-        msg = (
-            f"bad mapping {item!r}: a quoted pattern must be one JSON string, "
-            'e.g. "Unknown status"=contested'
-        )
-        raise InputError(msg)
-    return value
-
-
-def exact_pattern(value: str) -> str:
-    r"""A pattern that matches exactly this value, and nothing else.
-
-    Parameters
-    ----------
-    value : str
-        A value of the side attribute, as a file holds it (any text).
-
-    Returns
-    -------
-    str
-        The value as a JSON string in double quotes: quotes, backslashes and control
-        characters are escaped, so the text is never read as pattern syntax.
-
-    Examples
-    --------
-    >>> exact_pattern('Unknown "status"=RU')
-    '"Unknown \\"status\\"=RU"'
-    >>> parse_patterns([exact_pattern("a=b") + "=UA"])
-    (('"a=b"', 'UA'),)
-    """
-    return json.dumps(value, ensure_ascii=False)
-
-
-def exact_patterns(sides: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    """Patterns for a value-to-side table: one exact pattern per value.
-
-    Parameters
-    ----------
-    sides : iterable of (str, str)
-        ``(value, side)`` pairs; values are the side attribute's text (see
-        :func:`side_values`), sides are ``UA``, ``RU`` or ``contested``. A value left out
-        matches no pattern, so its features are skipped.
-
-    Returns
-    -------
-    tuple of (str, str)
-        ``(pattern, side)`` pairs for :attr:`Mapping.patterns`, parsed by
-        :func:`parse_patterns`.
-
-    Raises
-    ------
-    InputError
-        Naming a pair whose side is not ``UA``, ``RU`` or ``contested``.
-
-    Examples
-    --------
-    >>> exact_patterns([("Unknown status", "contested")])
-    (('"Unknown status"', 'contested'),)
-    """
-    return parse_patterns([f"{exact_pattern(value)}={side}" for value, side in sides])
-
-
-_Rule = tuple[bool, str, str]  # exact?, the value (exact) or folded substring, side
-
-
-def _rules(patterns: Iterable[tuple[str, str]]) -> list[_Rule]:
-    return [
-        (True, _exact_value(p, f"{p}={s}"), s) if p.startswith('"') else (False, p.casefold(), s)
-        for p, s in patterns
-    ]
-
-
-def _side_of(text: str, rules: list[_Rule]) -> str | None:
-    """The side of the first rule that matches the text, or None."""
-    folded = text.casefold()
-    return next(
-        (side for exact, needle, side in rules if (text == needle if exact else needle in folded)),
-        None,
-    )
-
-
-def _value_text(value: object) -> str:
-    """An attribute value as the text the patterns are matched against."""
-    return "" if value is None else str(value)
-
-
-def value_text(value: str, max_chars: int | None = VALUE_CHARS) -> str:
-    r"""An attribute value as readable text on one line (for a report or a table).
-
-    No-break spaces become plain spaces; control and bidirectional characters become
-    visible escapes (:func:`pipeline.safetext.terminal_text`); long text is cut.
-
-    Parameters
-    ----------
-    value : str
-        The value, as the file holds it.
-    max_chars : int or None, default :data:`VALUE_CHARS`
-        Cut longer values to this many characters, ending in ``…``; None keeps them whole.
-
-    Returns
-    -------
-    str
-        Text that shows the value.
-
-    Examples
-    --------
-    >>> value_text("Окуповано\xa0/// Occupied\x1b[2J")
-    'Окуповано /// Occupied\\x1b[2J'
-    """
-    if max_chars is not None and len(value) > max_chars:
-        return value_text(value[: max(max_chars - 1, 0)], None) + "…"
-    return terminal_text(value.translate(_NO_BREAK_SPACES), one_line=True)
-
-
 def side_values(
     raw: RawUpload, side_field: str, patterns: Iterable[tuple[str, str]] = ()
 ) -> list[tuple[str, int, str | None]]:
@@ -306,13 +134,10 @@ def side_values(
         When the file has no such attribute (the message lists those it has).
     """
     column = str(_field(raw, side_field, "side attribute"))
-    rules = _rules(patterns)
     read = raw.frame.geometry.to_numpy()
     present = np.flatnonzero(~(shapely.is_missing(read) | shapely.is_empty(read)))
     polygonal = present[~shapely.is_empty(_polygonal_all(read[present]))]
-    values = raw.frame[column].to_numpy(dtype=object)[polygonal]
-    counts = Counter(_value_text(v) for v in values)
-    return [(text, n, _side_of(text, rules)) for text, n in counts.items()]
+    return count_sides(raw.frame[column].to_numpy(dtype=object)[polygonal], patterns)
 
 
 def check_claimant_id(claimant_id: str) -> str:
@@ -628,7 +453,7 @@ def prepare(
         report.notes.append("CRS confirmed by the analyst")
     extent = theatre.extent
     _refuse_swapped_axes(frame, extent, name)
-    rules = _rules(mapping.patterns)
+    rules = compile_rules(mapping.patterns)
     # Every step runs on all features at once; ``live`` holds those still kept, in file
     # order, and ``skipped`` why the others were dropped.
     skipped: dict[int, tuple[str, str]] = {}
@@ -646,9 +471,9 @@ def prepare(
         values = frame[side_field].to_numpy(dtype=object)
         matched: dict[str, str | None] = {}
         for i in live:
-            text = _value_text(values[i])
+            text = match_text(values[i])
             if text not in matched:
-                matched[text] = _side_of(text, rules)
+                matched[text] = side_of(text, rules)
             sides[i] = matched[text]
             if sides[i] is None:
                 skipped[int(i)] = (f"{side_field} matches no pattern", f" ('{value_text(text)}')")

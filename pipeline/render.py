@@ -300,17 +300,6 @@ class Canvas:
         """The view's legend label, saying whether it is its own word or filled."""
         return self.theatre.view(view).short
 
-    def _in_view(self, view: str, drawn: str = "") -> str:
-        """Whose view a legend entry is, e.g. ``in ua-gs's view (filled)``.
-
-        Never a bare claimant id, which would read as that claimant's own statement.
-        """
-        v = self.theatre.view(view)
-        how = ", ".join(p for p in ("own word" if v.own else "filled", drawn) if p)
-        if v.claimant is None:
-            return f"in the {v.label} view" + (f" ({drawn})" if drawn else "")
-        return f"in {v.claimant}'s view ({how})"
-
     def _add(self, artist: Artist) -> None:
         self._dynamic.append(artist)
 
@@ -330,6 +319,7 @@ class Canvas:
         handles: list[Artist] = []
         ground = to_draw_crs(self.layers["ground"])
         for i, view in enumerate(snap.views):
+            whose = self.theatre.view(view)
             mine = ground[ground["view"] == view]
             for row in mine.itertuples(index=False):
                 side = str(row.side)
@@ -343,7 +333,7 @@ class Canvas:
                         "linestyle": "--" if side == "contested" else "-",
                         "zorder": 3,
                     }
-                    label = f"{capital(SIDE_LABELS[side])} {self._in_view(view)}, {area}"
+                    label = f"{capital(SIDE_LABELS[side])} {whose.in_view()}, {area}"
                     handle: Artist = Patch(**style)
                 else:
                     style = {
@@ -353,7 +343,7 @@ class Canvas:
                         "linestyle": (0, (4, 2)) if i == 1 else (0, (1, 1.5)),
                         "zorder": 5,
                     }
-                    label = f"{capital(SIDE_LABELS[side])} {self._in_view(view, 'outline')}, {area}"
+                    label = f"{capital(SIDE_LABELS[side])} {whose.in_view('outline')}, {area}"
                     handle = Patch(**style)
                 self._patch([row.geometry], **style)
                 handle.set_label(label)

@@ -21,6 +21,8 @@ figures, SVG              :func:`plain_text` — control characters replaced, lo
                           text cut.
 terminal                  :func:`terminal_text`, :func:`terminal_json` — each
                           control character as a visible escape.
+a quoted attribute value  :func:`value_text` — one line, no-break spaces plain,
+(report line, table)      controls escaped, long values cut.
 spreadsheet cell          :func:`spreadsheet_cell` — no formula can start.
 ========================  =====================================================
 
@@ -38,6 +40,9 @@ import unicodedata
 
 MAX_TEXT_CHARS = 300
 """Longest text :func:`plain_text` keeps by default (a title, a name, a source)."""
+VALUE_CHARS = 60
+"""Longest attribute value :func:`value_text` quotes by default (longer ones end in ``…``)."""
+_NO_BREAK_SPACES = str.maketrans(dict.fromkeys("\u00a0\u2007\u202f", " "))
 
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _IN_STRING = str.maketrans(
@@ -284,3 +289,31 @@ def terminal_json(value: object) -> str:
     '[\n "\\u001b[2J\\u009b"\n]'
     """
     return json.dumps(value, ensure_ascii=False, indent=1).translate(_JSON_CONTROLS)
+
+
+def value_text(value: str, max_chars: int | None = VALUE_CHARS) -> str:
+    r"""An attribute value as readable text on one line (for a report or a table).
+
+    No-break spaces become plain spaces; control and bidirectional characters become
+    visible escapes (:func:`terminal_text`); long text is cut.
+
+    Parameters
+    ----------
+    value : str
+        The value, as the file holds it.
+    max_chars : int or None, default :data:`VALUE_CHARS`
+        Cut longer values to this many characters, ending in ``…``; None keeps them whole.
+
+    Returns
+    -------
+    str
+        Text that shows the value.
+
+    Examples
+    --------
+    >>> value_text("Окуповано\xa0/// Occupied\x1b[2J")
+    'Окуповано /// Occupied\\x1b[2J'
+    """
+    if max_chars is not None and len(value) > max_chars:
+        return value_text(value[: max(max_chars - 1, 0)], None) + "…"
+    return terminal_text(value.translate(_NO_BREAK_SPACES), one_line=True)

@@ -109,7 +109,31 @@ class View:
         """Label saying how the view is built, for legends: ``ua-gs (filled)``."""
         if self.claimant is None:
             return self.label
-        return f"{self.claimant} ({'own word' if self.own else 'filled'})"
+        return f"{self.claimant} ({self._how})"
+
+    @property
+    def _how(self) -> str:
+        return "own word" if self.own else "filled"
+
+    def in_view(self, drawn: str = "") -> str:
+        """Whose view a legend entry or a tooltip is, never a bare claimant id.
+
+        A bare id ("Held by Ukraine: ru-mod") would read as that claimant's own statement.
+
+        Parameters
+        ----------
+        drawn : str, optional
+            How the layer is drawn (``outline``), added inside the brackets.
+
+        Returns
+        -------
+        str
+            E.g. ``"in ua-gs's view (filled)"``, ``"in ru-mod's view (own word, outline)"``
+            or ``"in the consolidated:isw+ua-gs view (outline)"``.
+        """
+        if self.claimant is None:
+            return f"in the {self.label} view" + (f" ({drawn})" if drawn else "")
+        return f"in {self.claimant}'s view ({', '.join(p for p in (self._how, drawn) if p)})"
 
     @property
     def description(self) -> str:

@@ -65,6 +65,11 @@ SIMPLIFY_DEG = 0.0006
 """Drawing tolerance (about 50 m): ground is simplified before it is sent to the browser."""
 
 
+def _capital(text: str) -> str:
+    """The text with its first letter capitalised (``str.capitalize`` lowers the rest)."""
+    return text[:1].upper() + text[1:]
+
+
 def _geojson(geom: shapely.Geometry) -> dict[str, Any]:
     """GeoJSON geometry simplified for drawing, snapped to a 1e-4 degree grid.
 
@@ -342,15 +347,16 @@ def ground_layer(
     # call on every rerun. Labels are plain text: the tooltip shows them as text nodes.
     for i, view in enumerate(views):
         held = theatre.ground(view, day)
-        how = theatre.view(view).description
+        parsed = theatre.view(view)
         features = [
             _feature(
                 row.geometry,
                 {
                     "style": _style(row.side, i == 0),
                     "label": (
-                        f"{how}: {SIDE_LABELS[row.side]} on {day.isoformat()}, "
-                        f"{row.area_km2:,.0f} km² ({row.area_mi2:,.0f} mi²)"
+                        f"{_capital(SIDE_LABELS[row.side])} {parsed.in_view()} on "
+                        f"{day.isoformat()}, {row.area_km2:,.0f} km² ({row.area_mi2:,.0f} mi²); "
+                        f"{parsed.description}"
                     ),
                 },
             )

@@ -19,7 +19,9 @@ import shapely
 from pipeline import ingest, settings
 from pipeline.build import Theatre
 from pipeline.errors import InputError
-from pipeline.ingest import Mapping, commit, ingest_bytes, parse_patterns, preview
+from pipeline.ingest import Mapping, commit, ingest_bytes, preview
+from pipeline.safetext import value_text
+from pipeline.side_patterns import exact_patterns, parse_patterns
 from pipeline.store import GeoPackageStore
 from pipeline.upload_read import UploadError, read_upload
 from tests.conftest import feature as _feature
@@ -360,7 +362,7 @@ def test_exact_pattern_matches_its_value_and_nothing_else(kursk: Theatre, value:
         _feature(shapely.box(35.40 + k / 50, 51.10, 35.41 + k / 50, 51.11), status=v)
         for k, v in enumerate(near)
     ]
-    patterns = ingest.exact_patterns([(value, "contested")])
+    patterns = exact_patterns([(value, "contested")])
     assert parse_patterns([f"{p}={s}" for p, s in patterns]) == patterns  # round trip
     mapping = Mapping("deepstate", date=DAY, side_field="status", patterns=patterns)
     draft = ingest_bytes(_fc(*features), "a.geojson", mapping, kursk, today=TODAY, isolated=False)
@@ -398,7 +400,7 @@ def test_a_value_table_maps_unknown_status_to_contested(kursk: Theatre) -> None:
         text: side or "contested" for text, _, side in ingest.side_values(raw, "status", SIDES)
     }
     mapping = Mapping(
-        "deepstate", date=DAY, side_field="status", patterns=ingest.exact_patterns(table.items())
+        "deepstate", date=DAY, side_field="status", patterns=exact_patterns(table.items())
     )
     draft = ingest.prepare(raw, mapping, kursk, sha256="0" * 64, today=TODAY)
     assert list(draft.polygons["side"]) == ["UA", "contested", "contested"]
@@ -421,7 +423,7 @@ def test_skipped_values_read_as_text_and_the_rest_are_counted(kursk: Theatre) ->
     text = "\n".join(lines)
     assert "\\xa0" not in text
     assert not set(text) & {"\xa0", "\x1b", "\u202e"}
-    assert ingest.value_text("x" * 100) == "x" * 59 + "…"
+    assert value_text("x" * 100) == "x" * 59 + "…"
 
 
 def test_pattern_may_hold_an_equals_sign() -> None:

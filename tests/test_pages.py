@@ -9,7 +9,7 @@ import pytest
 import shapely
 from streamlit.testing.v1 import AppTest
 
-from pipeline import ingest, settings
+from pipeline import ingest, settings, side_patterns
 from pipeline.build import Theatre
 from pipeline.ledger import CONFLICT_WINDOW_DAYS, conflicts, conflicts_involving, filter_claims
 from pipeline.snapshot import data_version
@@ -138,7 +138,7 @@ def test_upload_page_lists_revisions_and_reverts(
         claimant="deepstate",
         date=dt.date(2024, 8, 20),
         side_field="name",
-        patterns=ingest.parse_patterns(["Liberated=UA", "Occupied=RU"]),
+        patterns=side_patterns.parse_patterns(["Liberated=UA", "Occupied=RU"]),
     )
     draft = ingest.ingest_bytes(deepstate_style_geojson(), "ds.geojson", mapping, kursk)
     ingest.commit(store, draft, who="t", source="fixture", licence="CC0")

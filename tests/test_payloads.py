@@ -23,7 +23,7 @@ import pytest
 import shapely
 from streamlit.testing.v1 import AppTest
 
-from pipeline import ingest, settings
+from pipeline import ingest, settings, side_patterns
 from pipeline._leaflet import UnsafeElementError
 from pipeline.build import Theatre
 from pipeline.errors import InputError
@@ -196,7 +196,7 @@ def test_committed_payloads_stay_text_on_the_map_and_upload_pages(
         claimant="my-team",
         date=dt.date(2024, 8, 20),
         side_field="name",
-        patterns=ingest.parse_patterns(["Liberated=UA"]),
+        patterns=side_patterns.parse_patterns(["Liberated=UA"]),
     )
     team = ingest.new_claimant("my-team", PAYLOADS[6], "independent", PAYLOADS[1])
     draft = ingest.ingest_bytes(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.build import LOAD_STEPS, Theatre, load_theatre
+from pipeline.build import LOAD_STEPS, Theatre, load_theatre, loaded_cache_path
 from pipeline.errors import InputError
 from pipeline.timeline import (
     area_series,
@@ -169,6 +169,18 @@ def test_parse_view_names_the_unknown_claimant(spec: str) -> None:
         parse_view(spec, ["ru-mod", "ua-gs"])
 
 
+@pytest.mark.parametrize(
+    ("spec", "drawn", "words"),
+    [
+        ("ua-gs", "", "in ua-gs's view (filled)"),
+        ("own:ru-mod", "outline", "in ru-mod's view (own word, outline)"),
+        ("consolidated:ru-mod+ua-gs", "outline", "in the consolidated:ru-mod+ua-gs view (outline)"),
+    ],
+)
+def test_a_view_says_whose_it_is(spec: str, drawn: str, words: str) -> None:
+    assert parse_view(spec, ["ru-mod", "ua-gs"]).in_view(drawn) == words
+
+
 def test_area_series_refuses_unknown_side(tiny_theatre: Theatre) -> None:
     with pytest.raises(InputError, match="'blue'"):
         area_series(tiny_theatre.table("ua-gs"), tiny_theatre.cells, "blue")
@@ -199,9 +211,9 @@ def test_a_second_load_reads_the_derived_claims_and_names_from_the_cache(tmp_pat
     root = make_theatre_dir(tmp_path / "geo", [claim_row()])
     first = load_theatre(root, cache_dir=tmp_path / "cache")
     (cached,) = (tmp_path / "cache").glob("*/loaded-*.pickle")
+    assert cached == loaded_cache_path(cached.parent)
     second = load_theatre(root, cache_dir=tmp_path / "cache")
-    assert second.index is not None
-    assert second.index is not first.index
+    assert second.gazetteer is not first.gazetteer  # read from the cache, not the process's index
     assert second.claims.equals(first.claims)
     best = second.gazetteer.resolve("Горналь").best
     assert best.place_id == first.gazetteer.resolve("Gornal").best.place_id

@@ -32,7 +32,7 @@ import shapely
 from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry.base import BaseGeometry
 
-from pipeline import ingest, settings, upload_read, upload_worker
+from pipeline import ingest, settings, side_patterns, upload_read, upload_worker
 from pipeline.build import Theatre
 from pipeline.errors import InputError, SettingsError
 from pipeline.upload_read import RawUpload, UploadError, read_upload
@@ -639,7 +639,7 @@ def test_ingest_reads_in_the_worker_by_default(
         claimant="deepstate",
         date=dt.date(2024, 8, 20),
         side_field="name",
-        patterns=ingest.parse_patterns(["Liberated=UA", "Occupied=RU"]),
+        patterns=side_patterns.parse_patterns(["Liberated=UA", "Occupied=RU"]),
     )
     data, today = deepstate_style_geojson(), dt.date(2025, 1, 1)
     direct = ingest.ingest_bytes(data, "ds.geojson", mapping, kursk, isolated=False, today=today)

@@ -23,7 +23,7 @@ from tests.conftest import add_place, claim_row, make_theatre_dir
 def test_map_html_draws_the_held_ground_offline(tiny_theatre: Theatre) -> None:
     html = map_of_view(tiny_theatre, "ua-gs", dt.date(2024, 8, 25)).get_root().render()
     assert SIDE_COLOURS["UA"] in html
-    assert "held by Ukraine" in html
+    assert "Held by Ukraine in ua-gs\\u0027s view (filled) on 2024-08-25" in html  # whose view
     assert '"place_id":"gn-1"' in html  # settlements inlined for a standalone map
     assert "cdn.jsdelivr" not in html
     assert "code.jquery" not in html
@@ -32,7 +32,7 @@ def test_map_html_draws_the_held_ground_offline(tiny_theatre: Theatre) -> None:
 
 def test_map_before_the_incursion_draws_no_ukrainian_ground(tiny_theatre: Theatre) -> None:
     html = map_of_view(tiny_theatre, "ua-gs", dt.date(2024, 8, 1)).get_root().render()
-    assert "held by Ukraine on" not in html
+    assert "Held by Ukraine in" not in html
 
 
 def test_two_views_draw_their_disagreement(tiny_theatre: Theatre) -> None:
