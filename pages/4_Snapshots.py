@@ -179,10 +179,11 @@ def show(t: Theatre, snap: Snapshot, days: tuple[dt.date, ...]) -> None:
         )
         for note in out.notes:
             st.caption(markdown_format("{}", note))
-    cite = snapshot.citation(t, snap, permalink)
+    drawn = (out or png).snap or snap  # as drawn: its figure id covers the basemap
+    cite = snapshot.citation(t, drawn, permalink)
     st.markdown("**Cite as**")
     st.code(cite, language=None, wrap_lines=True)
-    st.caption(markdown_format("{}", snapshot.stamp_line(t, snap)))
+    st.caption(markdown_format("{}", snapshot.stamp_line(t, drawn)))
     st.markdown("**Embed**")
     st.code(
         export.embed_snippet(export.file_name(snap, fmt, days), fmt, title, cite),

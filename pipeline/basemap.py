@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import socket
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -36,6 +37,9 @@ without it."""
 
 MAX_ZOOM = 13
 
+OFFLINE_NOTE = "offline style"
+"""How every note of :func:`fetch_basemap` that drew no tiles begins."""
+
 
 @dataclass(frozen=True)
 class Basemap:
@@ -51,6 +55,32 @@ class Basemap:
 
     name: str
     provider: xyzservices.TileProvider | None
+
+    def drawn(self, tiles: bool) -> str:
+        """What a figure shows under its map, for its id: ``none`` or the tiles drawn.
+
+        Parameters
+        ----------
+        tiles : bool
+            Whether tiles were drawn (``auto`` falls back to the offline style when the
+            tile server is not reachable).
+
+        Returns
+        -------
+        str
+            ``none`` for the offline style; else the tiles' URL template, so ``auto`` and
+            ``osm`` that drew the same tiles name them alike.
+
+        Examples
+        --------
+        >>> parse_basemap("auto").drawn(True) == parse_basemap("osm").drawn(True)
+        True
+        >>> parse_basemap("auto").drawn(False)
+        'none'
+        """
+        if not tiles or self.provider is None:
+            return "none"
+        return str(self.provider["url"])
 
 
 def parse_basemap(spec: str, allow_url: bool = True) -> Basemap:
@@ -156,7 +186,7 @@ def fetch_basemap(
     url = provider.build_url(scale_factor="")
     if not _reachable(url, timeout):
         host = urlsplit(url).hostname
-        return None, None, f"offline style (tile server {host} not reachable)"
+        return None, None, f"{OFFLINE_NOTE} (tile server {host} not reachable)"
     import contextily
 
     lon0, lat0, lon1, lat1 = lonlat_bounds
@@ -178,7 +208,28 @@ def fetch_basemap(
             )
             warped, warped_ext = contextily.warp_tiles(img, ext, t_crs=crs)
     except Exception as e:
-        return None, None, f"offline style (tiles failed: {type(e).__name__}: {e})"
+        return None, None, f"{OFFLINE_NOTE} (tiles failed: {type(e).__name__}: {e})"
     left, right, bottom, top = (float(v) for v in warped_ext)
     credit = str(provider.get("attribution", provider.name))
     return np.asarray(warped), (left, right, bottom, top), credit
+
+
+def drew_tiles(notes: Iterable[str]) -> bool:
+    """Whether the notes :func:`fetch_basemap` returned say tiles were drawn.
+
+    Parameters
+    ----------
+    notes : iterable of str
+        The notes of a figure's maps (empty for ``none``).
+
+    Returns
+    -------
+    bool
+        True when a note is a credit line, not empty and not the offline style's reason.
+
+    Examples
+    --------
+    >>> drew_tiles(["© OpenStreetMap contributors"]), drew_tiles([f"{OFFLINE_NOTE} (x)", ""])
+    (True, False)
+    """
+    return any(n and not n.startswith(OFFLINE_NOTE) for n in notes)

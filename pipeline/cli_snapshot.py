@@ -147,8 +147,9 @@ def cmd_snapshot(theatre: Theatre, args: argparse.Namespace, out: TextIO) -> int
     _write_atomically(path, result.data)
     frames = f", {len(days)} dates" if days else ""
     out.write(f"wrote {path} ({fmt}, {len(result.data):,} bytes, {size}{frames})\n")
-    out.write(f"data {data_version(theatre)} · figure {figure_id(theatre, snap)}\n")
+    drawn = result.snap or snap  # its basemap says what the figure shows under the map
+    out.write(f"data {data_version(theatre)} · figure {figure_id(theatre, drawn)}\n")
     for note in result.notes:
         out.write(f"basemap: {note}\n")
-    out.write(f"cite: {citation(theatre, snap)}\n")
+    out.write(f"cite: {citation(theatre, drawn)}\n")
     return 0

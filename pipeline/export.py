@@ -16,7 +16,7 @@ import json
 import re
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ import pyogrio
 from pipeline import assets, settings
 from pipeline._leaflet import TextBox
 from pipeline.animate import gif_bytes, mp4_bytes, zip_bytes
-from pipeline.basemap import Basemap
+from pipeline.basemap import Basemap, drew_tiles, parse_basemap
 from pipeline.build import Theatre
 from pipeline.errors import InputError
 from pipeline.render import FORMATS as FIGURE_FORMATS
@@ -50,6 +50,9 @@ EXPORTS: tuple[str, ...] = (*FIGURE_FORMATS, "html", "geojson", "gpkg", "gif", "
 
 SERIES_FORMATS: tuple[str, ...] = ("gif", "mp4", "zip")
 """Formats that show a date range (``--to`` and ``--step``)."""
+
+STATIC_FORMATS: tuple[str, ...] = (*FIGURE_FORMATS, *SERIES_FORMATS)
+"""Formats drawn as static figures, over a basemap when one is asked for and reachable."""
 
 MIME: dict[str, str] = {
     "png": "image/png",
@@ -363,11 +366,15 @@ class Export:
         Its format (one of :data:`EXPORTS`).
     notes : tuple of str
         The basemap's credit, or why the offline style was used.
+    snap : Snapshot or None
+        The request as drawn (its ``basemap`` says whether tiles came): its figure id and
+        citation are the ones the figure carries.
     """
 
     data: bytes
     fmt: str
     notes: tuple[str, ...] = ()
+    snap: Snapshot | None = None
 
     @property
     def mime(self) -> str:
@@ -410,7 +417,7 @@ def export_snapshot(
     Returns
     -------
     Export
-        The content, its format and notes.
+        The content, its format, notes and the request as drawn.
 
     Raises
     ------
@@ -429,7 +436,7 @@ def export_snapshot(
     data: bytes
     if fmt in FIGURE_FORMATS:
         if side_by_side:
-            data = compare_figure(theatre, snap, fmt, basemap)
+            data = compare_figure(theatre, snap, fmt, basemap, notes)
         else:
             canvas = Canvas(theatre, snap, basemap)
             notes.append(canvas.basemap_note)
@@ -446,4 +453,7 @@ def export_snapshot(
         data = mp4_bytes(theatre, snap, series, basemap, notes)
     else:
         data = zip_bytes(theatre, snap, series, batch_format, basemap, notes)
-    return Export(data, fmt, tuple(n for n in notes if n))
+    if fmt in STATIC_FORMATS:  # what lies under the map is part of the figure's id
+        choice = parse_basemap(basemap) if isinstance(basemap, str) else basemap
+        snap = replace(snap, basemap=choice.drawn(drew_tiles(notes)))
+    return Export(data, fmt, tuple(dict.fromkeys(n for n in notes if n)), snap)

@@ -155,6 +155,8 @@ class Canvas:
         )
         self.basemap_note = note
         self.tiles = image is not None
+        # The request as drawn: its figure id (stamp, citation) covers the tiles, if any.
+        self.snap = replace(self.snap, basemap=self.basemap.drawn(self.tiles))
         ax.set_facecolor(OFFLINE_STYLE["sea"])
         if image is not None and extent is not None:
             ax.imshow(image, extent=extent, zorder=0, interpolation="bilinear", alpha=0.7)
@@ -276,7 +278,8 @@ class Canvas:
         ----------
         snap : Snapshot
             The request; only its date, views and ``since`` may differ from the
-            canvas's (extent and size are fixed once drawn).
+            canvas's (extent and size are fixed once drawn, and so is the basemap, which
+            :attr:`snap` records as drawn).
 
         Raises
         ------
@@ -290,7 +293,7 @@ class Canvas:
             for artist in self._dynamic:
                 artist.remove()
             self._dynamic = []
-            self.snap = snap
+            self.snap = replace(snap, basemap=self.snap.basemap)
             self.layers = drawn_layers(self.theatre, snap)
             self._draw_ground()
             self._draw_places()
@@ -700,7 +703,11 @@ def frames(
 
 
 def compare_figure(
-    theatre: Theatre, snap: Snapshot, fmt: Format = "png", basemap: Basemap | str = "none"
+    theatre: Theatre,
+    snap: Snapshot,
+    fmt: Format = "png",
+    basemap: Basemap | str = "none",
+    notes: list[str] | None = None,
 ) -> bytes:
     """Two maps side by side: the first view on ``since`` and on the date (with change).
 
@@ -714,6 +721,8 @@ def compare_figure(
         Output format.
     basemap : Basemap or str, default "none"
         Tiles under the maps.
+    notes : list of str, optional
+        Receives each half's basemap note (credit, or why the offline style was used).
 
     Returns
     -------
@@ -742,8 +751,12 @@ def compare_figure(
         FigureCanvasAgg(fig)
         halves = fig.subfigures(1, 2, wspace=0.0)
         left, right = np.asarray(halves, dtype=object).ravel()
-        Canvas(theatre, replace(snap, day=snap.since, since=None, size=half), basemap, left)
-        Canvas(theatre, replace(snap, size=half), basemap, right)
+        drawn = [
+            Canvas(theatre, replace(snap, day=snap.since, since=None, size=half), basemap, left),
+            Canvas(theatre, replace(snap, size=half), basemap, right),
+        ]
+    if notes is not None:
+        notes.extend(c.basemap_note for c in drawn if c.basemap_note)
     return _save(
         fig, fmt, snap.size.dpi, f"{title_of(replace(snap, day=snap.since))} and {snap.day}"
     )

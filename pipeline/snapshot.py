@@ -141,6 +141,10 @@ class Snapshot:
         Output size.
     title : str or None
         A title instead of the default one.
+    basemap : str
+        What lies under the map as drawn: ``none`` (the offline style) or the tiles' URL
+        template (:meth:`pipeline.basemap.Basemap.drawn`). The renderer sets it once it
+        knows whether tiles came, so the figure id covers what is drawn.
     """
 
     day: dt.date
@@ -149,6 +153,7 @@ class Snapshot:
     extent: Extent = field(default_factory=lambda: Extent("theatre", (0.0, 0.0, 1.0, 1.0)))
     size: Size = field(default_factory=lambda: parse_size("slide"))
     title: str | None = None
+    basemap: str = "none"
 
 
 def make_snapshot(
@@ -245,7 +250,9 @@ def data_version(theatre: Theatre) -> str:
 
 
 def figure_id(theatre: Theatre, snap: Snapshot) -> str:
-    """Hash of the data-version stamp and the request (date, views, since, extent, title).
+    """Hash of the data-version stamp and of what is drawn.
+
+    Date, views, since, extent, title, and the basemap's tiles when any were drawn.
 
     Parameters
     ----------
@@ -257,7 +264,8 @@ def figure_id(theatre: Theatre, snap: Snapshot) -> str:
     Returns
     -------
     str
-        8 hex digits: the same for the same data and request, whatever the size or format.
+        8 hex digits: the same for the same data and drawing, whatever the size or format;
+        a figure over tiles differs from the same figure in the offline style.
     """
     parts = [
         data_version(theatre),
@@ -267,6 +275,8 @@ def figure_id(theatre: Theatre, snap: Snapshot) -> str:
         ",".join(f"{v:.0f}" for v in snap.extent.bounds),
         snap.title or "",
     ]
+    if snap.basemap != "none":  # ids of offline-style figures stay as they were
+        parts.append(snap.basemap)
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:8]
 
 

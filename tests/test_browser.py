@@ -193,6 +193,12 @@ def test_map_draws_offline_with_figures(server: str, page: Page) -> None:
         while not button.evaluate(_WHOLE_TEXT) and time.monotonic() < deadline:
             time.sleep(0.25)
         assert button.evaluate(_WHOLE_TEXT), label
+    # The navigation names every page by what it is; the map is "Map", not the script's name.
+    nav = page.locator('[data-testid="stSidebarNav"] a')
+    expect(nav).to_have_count(5, timeout=30_000)
+    assert [t.strip() for t in nav.all_inner_texts()] == [
+        "Map", "Claims & sources", "Gazetteer", "Upload", "Snapshots"
+    ]  # fmt: skip
     page.screenshot(path=str(ARTIFACTS / "map-2024-08-25.png"), full_page=True)
 
 

@@ -479,6 +479,6 @@ def test_map_page_links_to_snapshots_and_back() -> None:
     assert not at.exception
     assert at.text_input(key="date").value == "2024-09-01"
     assert at.multiselect(key="claimants").value == ["isw", "deepstate"]
-    at.switch_page("app.py").run()
+    at.switch_page("pages/0_Map.py").run()
     assert not at.exception
     assert at.slider(key="date").value == dt.date(2024, 9, 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 
 import pytest
@@ -43,11 +44,16 @@ def test_every_command_the_readme_names_exists(command: str) -> None:
 
 
 def _page_titles() -> list[str]:
-    titles = []
-    for path in sorted((settings.ROOT / "pages").glob("*.py")):
-        words = path.stem.split("_", 1)[1].replace("_", " ")
-        titles.append(words.replace(" and ", " & "))
-    return titles
+    """The titles ``app.py``'s navigation gives its pages (read from its ``st.Page`` calls)."""
+    tree = ast.parse((settings.ROOT / "app.py").read_text())
+    pages = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "Page"
+    ]
+    scripts = {str(p.relative_to(settings.ROOT)) for p in (settings.ROOT / "pages").glob("*.py")}
+    assert {ast.literal_eval(p.args[0]) for p in pages} == scripts  # every page is navigable
+    return [next(ast.literal_eval(k.value) for k in p.keywords if k.arg == "title") for p in pages]
 
 
 @pytest.mark.parametrize("title", _page_titles())
@@ -59,6 +65,6 @@ def test_every_page_is_described_in_the_readme(title: str) -> None:
 def test_the_readme_pages_are_the_app_s_pages() -> None:
     app = README.split("## The app", 1)[1].split("\n## ", 1)[0]
     named = re.findall(r"^- \*\*([^*]+)\*\* —", app, flags=re.MULTILINE)
-    pages = {"Map page", *_page_titles()}
+    pages = set(_page_titles())
     features = {"The map's timeline", "Permalinks"}  # parts of the map page, not pages
     assert set(named) - features == pages

@@ -17,6 +17,7 @@ from PIL import Image
 
 from pipeline.build import Theatre
 from pipeline.errors import InputError
+from pipeline.export import export_snapshot
 from pipeline.extent import TO_DRAW
 from pipeline.render import FILL_ALPHA, LAND_COLOURS, OFFLINE_STYLE, Canvas, compare_figure, render
 from pipeline.snapshot import (
@@ -254,3 +255,28 @@ def test_tiles_are_drawn_and_credited_when_reachable(kursk: Theatre, tile_server
     assert _near(pixels, tinted) > 50_000
     words = " ".join(" ".join(svg_texts(canvas.to_bytes("svg"))).split())
     assert "Basemap: tiles from 127.0.0.1" in words
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("side_by_side", [False, True])
+def test_the_figure_id_covers_the_basemap_drawn(
+    kursk: Theatre, tile_server: str, side_by_side: bool
+) -> None:
+    snap = make_snapshot(kursk, AUG25, ["ua-gs"], dt.date(2024, 8, 15), size="800x600")
+    dead = f"http://127.0.0.1:{_closed_port()}/{{z}}/{{x}}/{{y}}.png"
+    ids = {}
+    for name, basemap in (("none", "none"), ("tiles", tile_server), ("unreachable", dead)):
+        done = export_snapshot(kursk, snap, "svg", basemap=basemap, side_by_side=side_by_side)
+        assert done.snap is not None
+        ids[name] = figure_id(kursk, done.snap)
+        words = " ".join(" ".join(svg_texts(done.data)).split())
+        assert f"figure {ids[name]}" in words  # the stamp drawn is the id reported
+        assert bool(done.notes) == (name != "none")  # credit, or why the style is offline
+    assert ids["tiles"] != ids["none"]  # tiles under the map: another figure
+    assert ids["unreachable"] == ids["none"]  # fell back to the offline style: the same one
+    assert ids["none"] == figure_id(kursk, snap)  # offline ids are those of the request
